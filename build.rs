@@ -1,0 +1,78 @@
+//! Compiles the wasm modules (envoy-filter, vector-transform) for
+//! `wasm32-wasip1` with the `wasm-release` profile into a target dir of their
+//! own under OUT_DIR, and tells the root package where the bytes are.
+//!
+//! A nested cargo on the outer target dir would wait forever on the lock the
+//! outer build holds, hence the separate `--target-dir`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip1";
+const PROFILE: &str = "wasm-release";
+/// (package, artifact file stem, env var the root package reads)
+const MODULES: [(&str, &str, &str); 2] = [
+    ("starform-envoy-filter", "starform_envoy_filter", "STARFORM_ENVOY_FILTER_WASM"),
+    ("starform-vector-transform", "starform_vector_transform", "STARFORM_VECTOR_TRANSFORM_WASM"),
+];
+
+fn main() {
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
+    let target_dir = out.join("wasm-target");
+
+    for dir in ["labels", "envoy-filter", "vector-transform"] {
+        rerun_for_dir(&root.join(dir));
+    }
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["build", "--target", TARGET, "--profile", PROFILE])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _, _) in MODULES {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's flags and wrappers are for the host target, not wasm.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => fail(&format!(
+            "building the wasm modules failed ({s}); is the target installed? `rustup target add {TARGET}`"
+        )),
+        Err(e) => fail(&format!("could not run cargo for the wasm modules: {e}")),
+    }
+
+    for (_, stem, var) in MODULES {
+        let path = target_dir.join(TARGET).join(PROFILE).join(format!("{stem}.wasm"));
+        if !path.is_file() {
+            fail(&format!("expected module at {}", path.display()));
+        }
+        println!("cargo:rustc-env={var}={}", path.display());
+    }
+}
+
+fn rerun_for_dir(dir: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+    println!("cargo:rerun-if-changed={}", dir.join("src").display());
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1);
+}
