@@ -70,6 +70,11 @@ fn main() {
 fn rerun_for_dir(dir: &Path) {
     println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
     println!("cargo:rerun-if-changed={}", dir.join("src").display());
+    // A missing path would make cargo rerun this script on every build.
+    let build_script = dir.join("build.rs");
+    if build_script.is_file() {
+        println!("cargo:rerun-if-changed={}", build_script.display());
+    }
 }
 
 fn fail(msg: &str) -> ! {

@@ -1,3 +1,37 @@
-fn main() {
-    println!("{} {}", starform_wasm::modules::ENVOY_FILTER.len(), starform_wasm::modules::VECTOR_TRANSFORM.len());
+//! `starform-wasm`: runs the embedded wasm modules. Each subcommand is one
+//! variant of [`Command`] and one file in `src/cli/`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "starform-wasm",
+    version,
+    about = "Runs the Starform telemetry-attribution wasm modules"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Route(cli::route::Args),
+    /// NDJSON log records on stdin through the log label-set transform module.
+    Logs(cli::logs::Args),
+    /// The VRL program Vector's remap runs in place of the log transform module.
+    Vrl(cli::vrl::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Route(args) => cli::route::run(args),
+        Command::Logs(args) => cli::logs::run(args),
+        Command::Vrl(args) => cli::vrl::run(args),
+    };
+    cli::exit(result)
 }

@@ -1,2 +1,31 @@
 //! Starform L7 identity filter (proxy-wasm). Pure core below; the proxy-wasm
 //! glue is compiled only for wasm32.
+//!
+//! The filter derives project/environment/service from the xDS route name
+//! (docs/contracts.md §1) and records tenant-labelled request metrics
+//! (§3–5). The core knows nothing of proxy-wasm: the host is a
+//! [`MetricSink`] and a [`FactSource`].
+
+pub mod config;
+pub mod metrics;
+pub mod names;
+pub mod policy;
+pub mod recorder;
+pub mod registry;
+pub mod request;
+pub mod route;
+
+#[cfg(target_arch = "wasm32")]
+mod abi;
+#[cfg(target_arch = "wasm32")]
+mod glue;
+
+pub use config::{Config, ConfigError, PreviewPolicy};
+pub use metrics::{MetricKind, MetricSink, SinkError};
+pub use policy::Outcome;
+pub use recorder::Recorder;
+pub use request::{CodeClass, FactSource, RequestFacts};
+pub use route::Unattributed;
+
+/// Logged at VM start, so a deployed module identifies itself.
+pub const VERSION_STAMP: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));

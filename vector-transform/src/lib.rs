@@ -1,2 +1,28 @@
-//! Starform log label-set transform. Pure core below; the ABI exports are
-//! compiled only for wasm32.
+//! Starform log label-set transform: validates and normalises the
+//! `starform.io/*` pod labels on each log record, per the rulebook in
+//! docs/contracts.md ("Log label-set transform").
+//!
+//! The pure core ([`config`], [`transform()`]) is plain Rust and runs
+//! natively in tests and in the VRL twin's differential test; the wasm ABI
+//! exports (`abi`) are compiled only for wasm32.
+
+mod base64;
+pub mod config;
+mod label_set;
+pub mod ndjson;
+pub mod outcome;
+mod transform;
+
+#[cfg(target_arch = "wasm32")]
+mod abi;
+
+pub use config::{CompiledConfig, ConfigError, TransformConfig, DEFAULT_MAX_RECORD_BYTES};
+pub use label_set::ResolvedLabels;
+pub use outcome::{Counts, Outcome, Quarantine, Reason};
+pub use transform::{
+    apply, compact_len, transform, transform_into, transform_unconfigured_into, QUARANTINE_FIELD,
+    RAW_BASE64_FIELD, RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
+};
+
+#[cfg(test)]
+mod rules_tests;

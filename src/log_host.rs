@@ -1,0 +1,240 @@
+//! Runs the compiled log transform module (`modules::VECTOR_TRANSFORM`) in
+//! wasmtime, through the same exports a collector uses (see
+//! vector-transform/README.md). One [`LogTransform`] is one module instance:
+//! all of its state lives in its own `Store`, so tests can run many in
+//! parallel.
+
+use std::sync::OnceLock;
+
+use starform_vector_transform::Counts;
+use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// Why the host could not run the module.
+#[derive(Debug, thiserror::Error)]
+pub enum LogHostError {
+    #[error("compiling the log transform module: {0}")]
+    Compile(String),
+    #[error("instantiating the log transform module: {0}")]
+    Instantiate(wasmtime::Error),
+    /// The module rejected the configuration; the message names the field.
+    #[error("{0}")]
+    Config(String),
+    /// The module trapped (or an export call failed) — a bug in the module.
+    #[error("the log transform module failed in {export}: {error}")]
+    Call { export: &'static str, error: wasmtime::Error },
+    /// The module returned something outside its memory or the ABI.
+    #[error("the log transform module broke its ABI: {0}")]
+    Abi(String),
+}
+
+/// The engine and compiled module, shared by every instance in the process.
+fn compiled() -> Result<&'static (Engine, Module), LogHostError> {
+    static COMPILED: OnceLock<Result<(Engine, Module), String>> = OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            let engine = Engine::default();
+            let module = Module::new(&engine, crate::modules::VECTOR_TRANSFORM).map_err(|e| e.to_string())?;
+            Ok((engine, module))
+        })
+        .as_ref()
+        .map_err(|e| LogHostError::Compile(e.clone()))
+}
+
+struct Exports {
+    memory: Memory,
+    malloc: TypedFunc<u32, u32>,
+    free: TypedFunc<u32, ()>,
+    configure: TypedFunc<(u32, u32), u32>,
+    filter_log: TypedFunc<(u32, u32, u32, u32, u32, u32), u32>,
+    transform_batch: TypedFunc<(u32, u32), u32>,
+    output_ptr: TypedFunc<(), u32>,
+    output_len: TypedFunc<(), u32>,
+    counts: TypedFunc<(), u32>,
+}
+
+impl Exports {
+    fn find(store: &mut Store<WasiP1Ctx>, instance: &Instance) -> Result<Self, LogHostError> {
+        let memory = instance
+            .get_memory(&mut *store, "memory")
+            .ok_or_else(|| LogHostError::Abi("no exported memory".into()))?;
+        let typed = |e: wasmtime::Error| LogHostError::Instantiate(e);
+        Ok(Self {
+            memory,
+            malloc: instance.get_typed_func(&mut *store, "malloc").map_err(typed)?,
+            free: instance.get_typed_func(&mut *store, "free").map_err(typed)?,
+            configure: instance.get_typed_func(&mut *store, "starform_configure").map_err(typed)?,
+            filter_log: instance.get_typed_func(&mut *store, "starform_filter_log").map_err(typed)?,
+            transform_batch: instance.get_typed_func(&mut *store, "starform_transform_batch").map_err(typed)?,
+            output_ptr: instance.get_typed_func(&mut *store, "starform_output_ptr").map_err(typed)?,
+            output_len: instance.get_typed_func(&mut *store, "starform_output_len").map_err(typed)?,
+            counts: instance.get_typed_func(&mut *store, "starform_counts").map_err(typed)?,
+        })
+    }
+}
+
+/// One instance of the log transform module.
+pub struct LogTransform {
+    store: Store<WasiP1Ctx>,
+    exports: Exports,
+}
+
+impl LogTransform {
+    /// An instance with the default configuration (`{}`).
+    pub fn new() -> Result<Self, LogHostError> {
+        Self::with_config(b"{}")
+    }
+
+    /// An instance configured with `config` (JSON, see docs/contracts.md).
+    pub fn with_config(config: &[u8]) -> Result<Self, LogHostError> {
+        let (engine, module) = compiled()?;
+        let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
+        p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(LogHostError::Instantiate)?;
+        // No preopened directories, environment or stdio: the module gets its
+        // configuration only through `starform_configure`.
+        let mut store = Store::new(engine, WasiCtxBuilder::new().build_p1());
+        let instance = linker.instantiate(&mut store, module).map_err(LogHostError::Instantiate)?;
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            init.call(&mut store, ()).map_err(|error| LogHostError::Call { export: "_initialize", error })?;
+        }
+        let exports = Exports::find(&mut store, &instance)?;
+        let mut host = Self { store, exports };
+        host.configure(config)?;
+        Ok(host)
+    }
+
+    /// Replaces the configuration; on error the previous one stays.
+    pub fn configure(&mut self, config: &[u8]) -> Result<(), LogHostError> {
+        let configure = self.exports.configure.clone();
+        let status = self.with_input(config, "starform_configure", |store, ptr, len| {
+            configure.call(store, (ptr, len))
+        })?;
+        if status == 0 {
+            return Ok(());
+        }
+        let message = self.output()?;
+        Err(LogHostError::Config(String::from_utf8_lossy(&message).into_owned()))
+    }
+
+    /// One record through `starform_filter_log` (the Fluent Bit entry point):
+    /// the output object's JSON, without the NUL terminator.
+    pub fn transform(&mut self, record: &[u8]) -> Result<Vec<u8>, LogHostError> {
+        let filter = self.exports.filter_log.clone();
+        let ptr = self.with_input(record, "starform_filter_log", |store, ptr, len| {
+            filter.call(store, (0, 0, 0, 0, ptr, len))
+        })?;
+        let out = self.read_c_string(ptr)?;
+        let reported = self.exports.output_ptr.call(&mut self.store, ()).map_err(|error| LogHostError::Call {
+            export: "starform_output_ptr",
+            error,
+        })?;
+        if reported != ptr {
+            return Err(LogHostError::Abi(format!(
+                "starform_filter_log returned {ptr:#x}, the output buffer is at {reported:#x}"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Many NDJSON records through `starform_transform_batch`: one output
+    /// line (ending in `\n`) per input record.
+    pub fn transform_batch(&mut self, ndjson: &[u8]) -> Result<Vec<u8>, LogHostError> {
+        let batch = self.exports.transform_batch.clone();
+        self.with_input(ndjson, "starform_transform_batch", |store, ptr, len| batch.call(store, (ptr, len)))?;
+        self.output()
+    }
+
+    /// Outcome counters since the instance was created.
+    pub fn counts(&mut self) -> Result<Counts, LogHostError> {
+        let ptr = self
+            .exports
+            .counts
+            .call(&mut self.store, ())
+            .map_err(|error| LogHostError::Call { export: "starform_counts", error })?;
+        let mut bytes = [0u8; Counts::WORDS * 8];
+        self.exports
+            .memory
+            .read(&self.store, ptr as usize, &mut bytes)
+            .map_err(|e| LogHostError::Abi(format!("counters outside memory: {e}")))?;
+        let mut words = [0u64; Counts::WORDS];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(chunk);
+            *word = u64::from_le_bytes(le);
+        }
+        Ok(Counts::from_words(words))
+    }
+
+    /// Current size of the module's linear memory in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.exports.memory.data_size(&self.store)
+    }
+
+    /// Copies `input` (plus a NUL, as Fluent Bit does) into memory from the
+    /// module's `malloc`, runs `call`, then frees the copy.
+    fn with_input<R>(
+        &mut self,
+        input: &[u8],
+        export: &'static str,
+        call: impl FnOnce(&mut Store<WasiP1Ctx>, u32, u32) -> wasmtime::Result<R>,
+    ) -> Result<R, LogHostError> {
+        let len = u32::try_from(input.len())
+            .map_err(|_| LogHostError::Abi(format!("input of {} bytes exceeds 4 GiB", input.len())))?;
+        let size = len.checked_add(1).ok_or_else(|| LogHostError::Abi("input too large".into()))?;
+        let ptr = self
+            .exports
+            .malloc
+            .call(&mut self.store, size)
+            .map_err(|error| LogHostError::Call { export: "malloc", error })?;
+        if ptr == 0 {
+            return Err(LogHostError::Abi(format!("malloc({size}) returned null")));
+        }
+        let written = self
+            .exports
+            .memory
+            .write(&mut self.store, ptr as usize, input)
+            .and_then(|()| self.exports.memory.write(&mut self.store, ptr as usize + input.len(), &[0]));
+        let result = match written {
+            Ok(()) => call(&mut self.store, ptr, len).map_err(|error| LogHostError::Call { export, error }),
+            Err(e) => Err(LogHostError::Abi(format!("malloc returned memory outside the module: {e}"))),
+        };
+        self.exports
+            .free
+            .call(&mut self.store, ptr)
+            .map_err(|error| LogHostError::Call { export: "free", error })?;
+        result
+    }
+
+    /// The output buffer of the last call.
+    fn output(&mut self) -> Result<Vec<u8>, LogHostError> {
+        let ptr = self
+            .exports
+            .output_ptr
+            .call(&mut self.store, ())
+            .map_err(|error| LogHostError::Call { export: "starform_output_ptr", error })?;
+        let len = self
+            .exports
+            .output_len
+            .call(&mut self.store, ())
+            .map_err(|error| LogHostError::Call { export: "starform_output_len", error })?;
+        let data = self.exports.memory.data(&self.store);
+        data.get(ptr as usize..(ptr as usize).saturating_add(len as usize))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| LogHostError::Abi(format!("output {ptr:#x}+{len} is outside memory")))
+    }
+
+    /// The NUL-terminated string at `ptr`, as Fluent Bit copies it.
+    fn read_c_string(&self, ptr: u32) -> Result<Vec<u8>, LogHostError> {
+        let data = self.exports.memory.data(&self.store);
+        let tail = data
+            .get(ptr as usize..)
+            .filter(|_| ptr != 0)
+            .ok_or_else(|| LogHostError::Abi(format!("returned pointer {ptr:#x} is outside memory")))?;
+        let end = tail
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| LogHostError::Abi("returned string is not NUL-terminated".into()))?;
+        Ok(tail.get(..end).map(<[u8]>::to_vec).unwrap_or_default())
+    }
+}

@@ -1,0 +1,216 @@
+//! The module's exports (wasm32 only): translate host pointers to slices, run
+//! the pure core, hand back the one reused output buffer. The exports are
+//! documented in vector-transform/README.md.
+//!
+//! `malloc` and `free` are wasi-libc's own (the allocator Rust's `System`
+//! uses here), exported by build.rs; defining them in Rust would recurse.
+
+use std::cell::RefCell;
+
+use crate::config::{CompiledConfig, ConfigError};
+use crate::ndjson;
+use crate::outcome::Counts;
+use crate::transform::{transform_into, transform_unconfigured_into};
+
+/// Read (through WASI) when no host called `starform_configure` before the
+/// first record: Fluent Bit cannot pass configuration any other way.
+const CONFIG_FILE: &str = "/etc/starform/log-transform.json";
+
+/// Output capacity kept between calls; a larger buffer (left by one huge
+/// record) is released at the start of the next call.
+const RETAINED_OUTPUT_BYTES: usize = 1 << 20;
+
+/// Returned if the state is somehow already borrowed (a reentrant call): a
+/// valid quarantined object, so the host still gets exactly one object.
+static BUSY: &[u8] = b"{\"starform_quarantine\":{\"reason\":\"config_invalid\",\"key\":null}}\0";
+
+enum Configuration {
+    /// Neither `starform_configure` nor the first record has happened yet.
+    Pending,
+    Ready(CompiledConfig),
+    /// The configuration file was unusable: fail closed (`config_invalid`).
+    Invalid(Option<String>),
+}
+
+struct State {
+    configuration: Configuration,
+    output: Vec<u8>,
+    counts: Counts,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = const {
+        RefCell::new(State { configuration: Configuration::Pending, output: Vec::new(), counts: Counts { accepted: 0, quarantined: [0; 7] } })
+    };
+}
+
+impl State {
+    fn begin(&mut self) {
+        self.output.clear();
+        self.output.shrink_to(RETAINED_OUTPUT_BYTES);
+    }
+
+    fn configuration(&mut self) -> &Configuration {
+        if matches!(self.configuration, Configuration::Pending) {
+            self.configuration = from_file();
+        }
+        &self.configuration
+    }
+
+    fn transform_one(&mut self, input: &[u8]) {
+        let outcome = match self.configuration() {
+            Configuration::Ready(config) => {
+                let config = config.clone();
+                transform_into(&config, input, &mut self.output)
+            }
+            Configuration::Invalid(field) => {
+                let field = field.clone();
+                transform_unconfigured_into(field.as_deref(), input, &mut self.output)
+            }
+            Configuration::Pending => transform_unconfigured_into(None, input, &mut self.output),
+        };
+        self.counts.record(outcome);
+    }
+}
+
+fn from_file() -> Configuration {
+    let Ok(bytes) = std::fs::read(CONFIG_FILE) else {
+        // Absent, or the directory is not an accessible path: the default.
+        return Configuration::Ready(CompiledConfig::default());
+    };
+    match CompiledConfig::from_json(&bytes) {
+        Ok(config) => Configuration::Ready(config),
+        Err(e) => {
+            eprintln!("starform log transform: {CONFIG_FILE}: {e}; quarantining every record as config_invalid");
+            Configuration::Invalid(e.field().map(str::to_owned))
+        }
+    }
+}
+
+fn with_state<R>(busy: R, f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut state) => f(&mut state),
+        Err(_) => busy,
+    })
+}
+
+/// # Safety
+/// `ptr` must be null or point to `len` readable bytes.
+unsafe fn bytes<'a>(ptr: *const u8, len: u32) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    unsafe { std::slice::from_raw_parts(ptr, len as usize) }
+}
+
+/// Fluent Bit `filter_wasm` entry point (Event_Format json): one record in,
+/// a pointer to one NUL-terminated JSON object out. The tag and time are not
+/// used. The pointer stays valid until the next call into the module.
+///
+/// # Safety
+/// `record_ptr` must point to `record_len` readable bytes (or be null).
+#[no_mangle]
+pub unsafe extern "C" fn starform_filter_log(
+    _tag_ptr: *const u8,
+    _tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record_ptr: *const u8,
+    record_len: u32,
+) -> *const u8 {
+    // SAFETY: forwarded from this function's contract.
+    let input = unsafe { bytes(record_ptr, record_len) };
+    with_state(BUSY.as_ptr(), |state| {
+        state.begin();
+        state.transform_one(input);
+        state.output.push(0);
+        state.output.as_ptr()
+    })
+}
+
+/// Batch entry point: NDJSON in, one output line per input line out (see
+/// `ndjson`). Returns the output length; the bytes are at
+/// `starform_output_ptr` until the next call.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes (or be null).
+#[no_mangle]
+pub unsafe extern "C" fn starform_transform_batch(ptr: *const u8, len: u32) -> u32 {
+    // SAFETY: forwarded from this function's contract.
+    let input = unsafe { bytes(ptr, len) };
+    with_state(0, |state| {
+        state.begin();
+        for record in ndjson::records(input) {
+            state.transform_one(record);
+            state.output.push(b'\n');
+        }
+        output_len(state)
+    })
+}
+
+/// Sets the configuration (JSON). Returns 0 when it is valid; otherwise 1,
+/// the module keeps its previous configuration, and the error message (which
+/// names the field) is at `starform_output_ptr`/`starform_output_len`.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes (or be null).
+#[no_mangle]
+pub unsafe extern "C" fn starform_configure(ptr: *const u8, len: u32) -> u32 {
+    // SAFETY: forwarded from this function's contract.
+    let json = unsafe { bytes(ptr, len) };
+    with_state(1, |state| {
+        state.begin();
+        match CompiledConfig::from_json(json) {
+            Ok(config) => {
+                state.configuration = Configuration::Ready(config);
+                0
+            }
+            Err(e) => {
+                write_error(&mut state.output, &e);
+                1
+            }
+        }
+    })
+}
+
+fn write_error(out: &mut Vec<u8>, e: &ConfigError) {
+    out.extend_from_slice(e.to_string().as_bytes());
+}
+
+/// Start of the output of the last call.
+#[no_mangle]
+pub extern "C" fn starform_output_ptr() -> *const u8 {
+    with_state(BUSY.as_ptr(), |state| state.output.as_ptr())
+}
+
+/// Length of the output of the last call (without the NUL that
+/// `starform_filter_log` appends).
+#[no_mangle]
+pub extern "C" fn starform_output_len() -> u32 {
+    with_state(0, |state| output_len(state))
+}
+
+fn output_len(state: &State) -> u32 {
+    let len = state.output.len();
+    let len = if state.output.last() == Some(&0) {
+        len.saturating_sub(1)
+    } else {
+        len
+    };
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Writes the outcome counters (accepted, then one per reason code in the
+/// contract's order, then `config_invalid`) as little-endian `u64`s into the
+/// output buffer and returns its start.
+#[no_mangle]
+pub extern "C" fn starform_counts() -> *const u8 {
+    with_state(BUSY.as_ptr(), |state| {
+        state.begin();
+        for word in state.counts.to_words() {
+            state.output.extend_from_slice(&word.to_le_bytes());
+        }
+        state.output.as_ptr()
+    })
+}

@@ -1,0 +1,322 @@
+//! One test per rule of the rulebook, on the native core.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::{json, Value};
+
+use crate::{transform, CompiledConfig, Reason};
+
+fn run(config: &CompiledConfig, input: &str) -> Value {
+    serde_json::from_slice(&transform(config, input.as_bytes())).unwrap()
+}
+
+fn default_run(input: &str) -> Value {
+    run(&CompiledConfig::default(), input)
+}
+
+fn quarantine(reason: Reason, key: Option<&str>) -> Value {
+    json!({"reason": reason.code(), "key": key})
+}
+
+fn fluent_bit(labels: Value) -> Value {
+    json!({"log": "hello", "kubernetes": {"namespace_name": "acme-prod", "labels": labels}})
+}
+
+fn good_labels() -> Value {
+    json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"})
+}
+
+fn nested(depth: usize) -> String {
+    // `depth` levels of nesting counting the record object itself.
+    let mut s = String::from("{\"a\":");
+    s.push_str(&"[".repeat(depth - 1));
+    s.push_str(&"]".repeat(depth - 1));
+    s.push('}');
+    s
+}
+
+#[test]
+fn rule1_not_json_is_kept_as_a_string() {
+    for input in [
+        "not json", "", "{\"a\":", "[1,2]", "\"text\"", "42", "null", "true",
+    ] {
+        let out = default_run(input);
+        assert_eq!(
+            out,
+            json!({"starform_raw": input, "starform_quarantine": quarantine(Reason::Malformed, None)})
+        );
+    }
+}
+
+#[test]
+fn rule1_not_utf8_is_kept_as_base64() {
+    let out: Value = serde_json::from_slice(&transform(
+        &CompiledConfig::default(),
+        b"{\"log\":\"\xff\"}",
+    ))
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"starform_raw_base64": "eyJsb2ciOiL/In0=", "starform_quarantine": quarantine(Reason::Malformed, None)})
+    );
+}
+
+#[test]
+fn rule1_nesting_limit_is_serde_jsons() {
+    let ok = default_run(&nested(127));
+    assert_eq!(ok["starform_quarantine"]["reason"], "missing_label");
+    for depth in [128, 129, 400] {
+        let out = default_run(&nested(depth));
+        assert_eq!(
+            out["starform_quarantine"]["reason"], "malformed",
+            "depth {depth}"
+        );
+        assert_eq!(out["starform_raw"], nested(depth));
+    }
+}
+
+#[test]
+fn rule2_reserved_fields_are_shadowed_in_order() {
+    let input = json!({
+        "service": "evil", "log": "x", "project": "other-tenant", "starform_quarantine": null,
+        "kubernetes": {"labels": good_labels()}, "starform_shadowed": {"k": 1}, "log_kind": "build", "environment": 3,
+    })
+    .to_string();
+    let out = default_run(&input);
+    let keys: Vec<&str> = out
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "log",
+            "kubernetes",
+            "starform_shadowed",
+            "project",
+            "environment",
+            "service",
+            "log_kind"
+        ]
+    );
+    let shadowed: Vec<&str> = out["starform_shadowed"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        shadowed,
+        [
+            "service",
+            "project",
+            "starform_quarantine",
+            "starform_shadowed",
+            "log_kind",
+            "environment"
+        ]
+    );
+    assert_eq!(out["starform_shadowed"]["project"], "other-tenant");
+    assert_eq!(
+        out["starform_shadowed"]["starform_shadowed"],
+        json!({"k": 1})
+    );
+    assert_eq!(
+        (&out["project"], &out["log_kind"]),
+        (&json!("acme"), &json!("runtime"))
+    );
+}
+
+#[test]
+fn rule2_applies_to_quarantined_records_too() {
+    let out = default_run(r#"{"project": "acme", "log": "x"}"#);
+    assert_eq!(
+        out,
+        json!({"log": "x", "starform_shadowed": {"project": "acme"},
+               "starform_quarantine": quarantine(Reason::MissingLabel, Some("starform.io/project"))})
+    );
+}
+
+#[test]
+fn rule3_size_uses_the_compact_encoding_as_received() {
+    let record = json!({"kubernetes": {"labels": good_labels()}, "project": "p"});
+    let compact = record.to_string();
+    let padded = serde_json::to_string_pretty(&record).unwrap();
+    let exact = CompiledConfig::from_json(
+        format!(r#"{{"max_record_bytes": {}}}"#, compact.len()).as_bytes(),
+    )
+    .unwrap();
+    // Whitespace in the input does not count; the shadowed field does.
+    assert!(run(&exact, &padded).get("starform_quarantine").is_none());
+    let smaller = CompiledConfig::from_json(
+        format!(r#"{{"max_record_bytes": {}}}"#, compact.len() - 1).as_bytes(),
+    )
+    .unwrap();
+    let out = run(&smaller, &padded);
+    assert_eq!(
+        out["starform_quarantine"],
+        quarantine(Reason::TooLarge, None)
+    );
+    assert_eq!(out["starform_shadowed"], json!({"project": "p"}));
+    assert_eq!(out["kubernetes"], record["kubernetes"]);
+}
+
+#[test]
+fn rule3_is_checked_before_labels() {
+    let config = CompiledConfig::from_json(br#"{"max_record_bytes": 5}"#).unwrap();
+    assert_eq!(
+        run(&config, "{}")["starform_quarantine"]["reason"],
+        "missing_label"
+    );
+    assert_eq!(
+        run(&config, r#"{"a":1}"#)["starform_quarantine"]["reason"],
+        "too_large"
+    );
+}
+
+#[test]
+fn rule4_shapes_select_the_label_map() {
+    let fb = default_run(&fluent_bit(good_labels()).to_string());
+    assert_eq!(fb["service"], "web");
+    let vector =
+        json!({"message": "m", "kubernetes": {"pod_namespace": "x", "pod_labels": good_labels()}});
+    assert_eq!(default_run(&vector.to_string())["environment"], "prod");
+    // `labels` wins when both are objects, even if empty.
+    let both = json!({"kubernetes": {"labels": {}, "pod_labels": good_labels()}});
+    assert_eq!(
+        default_run(&both.to_string())["starform_quarantine"]["reason"],
+        "missing_label"
+    );
+    // A `labels` that is not an object falls through to `pod_labels`.
+    let fallback = json!({"kubernetes": {"labels": "x", "pod_labels": good_labels()}});
+    assert_eq!(default_run(&fallback.to_string())["project"], "acme");
+    for no_labels in [
+        json!({}),
+        json!({"kubernetes": []}),
+        json!({"kubernetes": {"labels": null}}),
+    ] {
+        assert_eq!(
+            default_run(&no_labels.to_string())["starform_quarantine"],
+            quarantine(Reason::MissingLabel, Some("starform.io/project"))
+        );
+    }
+}
+
+#[test]
+fn rule4_normalises_and_validates() {
+    let labels = json!({"starform.io/project": " ACME ", "starform.io/environment": "Prod\n", "starform.io/service": "Web"});
+    let out = default_run(&fluent_bit(labels).to_string());
+    assert_eq!(
+        (&out["project"], &out["environment"], &out["service"]),
+        (&json!("acme"), &json!("prod"), &json!("web"))
+    );
+    // The label map itself is never rewritten.
+    assert_eq!(out["kubernetes"]["labels"]["starform.io/project"], " ACME ");
+    let labels = json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "my_svc"});
+    let out = default_run(&fluent_bit(labels).to_string());
+    assert_eq!(
+        out["starform_quarantine"],
+        quarantine(Reason::InvalidValue, Some("starform.io/service"))
+    );
+    assert!(out.get("project").is_none());
+}
+
+#[test]
+fn rule4_build_id_makes_a_build_log() {
+    let mut labels = good_labels();
+    labels["starform.io/build-id"] = json!("b-1");
+    assert_eq!(
+        default_run(&fluent_bit(labels.clone()).to_string())["log_kind"],
+        "build"
+    );
+    labels["starform.io/build-id"] = json!(12);
+    assert_eq!(
+        default_run(&fluent_bit(labels).to_string())["starform_quarantine"],
+        quarantine(Reason::InvalidValue, Some("starform.io/build-id"))
+    );
+}
+
+#[test]
+fn rule4_conflicts_between_aliases() {
+    let config =
+        CompiledConfig::from_json(br#"{"key_aliases": {"tenant": "starform.io/project"}}"#)
+            .unwrap();
+    let mut labels = good_labels();
+    labels["tenant"] = json!("someone-else");
+    assert_eq!(
+        run(&config, &fluent_bit(labels).to_string())["starform_quarantine"],
+        quarantine(Reason::Conflict, Some("tenant"))
+    );
+}
+
+#[test]
+fn rule5_namespace_must_match_the_template() {
+    let config =
+        CompiledConfig::from_json(br#"{"namespace_template": "{project}-{environment}"}"#).unwrap();
+    assert!(run(&config, &fluent_bit(good_labels()).to_string())
+        .get("starform_quarantine")
+        .is_none());
+    let wrong = json!({"kubernetes": {"namespace_name": "other-prod", "labels": good_labels()}});
+    assert_eq!(
+        run(&config, &wrong.to_string())["starform_quarantine"],
+        quarantine(Reason::NamespaceMismatch, Some("kubernetes.namespace_name"))
+    );
+    let vector = json!({"kubernetes": {"pod_namespace": 5, "pod_labels": good_labels()}});
+    assert_eq!(
+        run(&config, &vector.to_string())["starform_quarantine"],
+        quarantine(Reason::NamespaceMismatch, Some("kubernetes.pod_namespace"))
+    );
+    // Off by default: a mismatching namespace is accepted.
+    assert!(default_run(&wrong.to_string())
+        .get("starform_quarantine")
+        .is_none());
+}
+
+#[test]
+fn rule5_uses_final_values() {
+    let config = CompiledConfig::from_json(
+        br#"{"namespace_template": "{project}-{environment}", "environment_aliases": {"prod": "production"}}"#,
+    )
+    .unwrap();
+    let record =
+        json!({"kubernetes": {"namespace_name": "acme-production", "labels": good_labels()}});
+    assert_eq!(
+        run(&config, &record.to_string())["environment"],
+        "production"
+    );
+}
+
+#[test]
+fn rule6_appends_identity_and_changes_nothing_else() {
+    let input = r#"{"z":1,"log":"a\u0000b","kubernetes":{"labels":{"starform.io/project":"acme","starform.io/environment":"prod","starform.io/service":"web"}},"a":[1.5,-2,{"x":null}]}"#;
+    let out = transform(&CompiledConfig::default(), input.as_bytes());
+    let expected = format!(
+        "{},\"project\":\"acme\",\"environment\":\"prod\",\"service\":\"web\",\"log_kind\":\"runtime\"}}",
+        input.strip_suffix('}').unwrap()
+    );
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
+}
+
+#[test]
+fn unconfigured_module_quarantines_every_object() {
+    let mut out = Vec::new();
+    let outcome =
+        crate::transform_unconfigured_into(Some("key_aliases"), br#"{"project":"x"}"#, &mut out);
+    assert_eq!(outcome, Some(Reason::ConfigInvalid));
+    let value: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        value,
+        json!({"starform_shadowed": {"project": "x"}, "starform_quarantine": quarantine(Reason::ConfigInvalid, Some("key_aliases"))})
+    );
+    out.clear();
+    assert_eq!(
+        crate::transform_unconfigured_into(None, b"nope", &mut out),
+        Some(Reason::Malformed)
+    );
+}
