@@ -13,8 +13,16 @@ const TARGET: &str = "wasm32-wasip1";
 const PROFILE: &str = "wasm-release";
 /// (package, artifact file stem, env var the root package reads)
 const MODULES: [(&str, &str, &str); 2] = [
-    ("starform-envoy-filter", "starform_envoy_filter", "STARFORM_ENVOY_FILTER_WASM"),
-    ("starform-vector-transform", "starform_vector_transform", "STARFORM_VECTOR_TRANSFORM_WASM"),
+    (
+        "starform-envoy-filter",
+        "starform_envoy_filter",
+        "STARFORM_ENVOY_FILTER_WASM",
+    ),
+    (
+        "starform-vector-transform",
+        "starform_vector_transform",
+        "STARFORM_VECTOR_TRANSFORM_WASM",
+    ),
 ];
 
 fn main() {
@@ -25,8 +33,14 @@ fn main() {
     for dir in ["labels", "envoy-filter", "vector-transform"] {
         rerun_for_dir(&root.join(dir));
     }
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -59,7 +73,10 @@ fn main() {
     }
 
     for (_, stem, var) in MODULES {
-        let path = target_dir.join(TARGET).join(PROFILE).join(format!("{stem}.wasm"));
+        let path = target_dir
+            .join(TARGET)
+            .join(PROFILE)
+            .join(format!("{stem}.wasm"));
         if !path.is_file() {
             fail(&format!("expected module at {}", path.display()));
         }
@@ -68,7 +85,10 @@ fn main() {
 }
 
 fn rerun_for_dir(dir: &Path) {
-    println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("Cargo.toml").display()
+    );
     println!("cargo:rerun-if-changed={}", dir.join("src").display());
     // A missing path would make cargo rerun this script on every build.
     let build_script = dir.join("build.rs");

@@ -4,12 +4,13 @@
 //! all of its state lives in its own `Store`, so tests can run many in
 //! parallel.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
 use starform_vector_transform::Counts;
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Why the host could not run the module.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +24,10 @@ pub enum LogHostError {
     Config(String),
     /// The module trapped (or an export call failed) — a bug in the module.
     #[error("the log transform module failed in {export}: {error}")]
-    Call { export: &'static str, error: wasmtime::Error },
+    Call {
+        export: &'static str,
+        error: wasmtime::Error,
+    },
     /// The module returned something outside its memory or the ABI.
     #[error("the log transform module broke its ABI: {0}")]
     Abi(String),
@@ -35,7 +39,8 @@ fn compiled() -> Result<&'static (Engine, Module), LogHostError> {
     COMPILED
         .get_or_init(|| {
             let engine = Engine::default();
-            let module = Module::new(&engine, crate::modules::VECTOR_TRANSFORM).map_err(|e| e.to_string())?;
+            let module = Module::new(&engine, crate::modules::VECTOR_TRANSFORM)
+                .map_err(|e| e.to_string())?;
             Ok((engine, module))
         })
         .as_ref()
@@ -62,14 +67,30 @@ impl Exports {
         let typed = |e: wasmtime::Error| LogHostError::Instantiate(e);
         Ok(Self {
             memory,
-            malloc: instance.get_typed_func(&mut *store, "malloc").map_err(typed)?,
-            free: instance.get_typed_func(&mut *store, "free").map_err(typed)?,
-            configure: instance.get_typed_func(&mut *store, "starform_configure").map_err(typed)?,
-            filter_log: instance.get_typed_func(&mut *store, "starform_filter_log").map_err(typed)?,
-            transform_batch: instance.get_typed_func(&mut *store, "starform_transform_batch").map_err(typed)?,
-            output_ptr: instance.get_typed_func(&mut *store, "starform_output_ptr").map_err(typed)?,
-            output_len: instance.get_typed_func(&mut *store, "starform_output_len").map_err(typed)?,
-            counts: instance.get_typed_func(&mut *store, "starform_counts").map_err(typed)?,
+            malloc: instance
+                .get_typed_func(&mut *store, "malloc")
+                .map_err(typed)?,
+            free: instance
+                .get_typed_func(&mut *store, "free")
+                .map_err(typed)?,
+            configure: instance
+                .get_typed_func(&mut *store, "starform_configure")
+                .map_err(typed)?,
+            filter_log: instance
+                .get_typed_func(&mut *store, "starform_filter_log")
+                .map_err(typed)?,
+            transform_batch: instance
+                .get_typed_func(&mut *store, "starform_transform_batch")
+                .map_err(typed)?,
+            output_ptr: instance
+                .get_typed_func(&mut *store, "starform_output_ptr")
+                .map_err(typed)?,
+            output_len: instance
+                .get_typed_func(&mut *store, "starform_output_len")
+                .map_err(typed)?,
+            counts: instance
+                .get_typed_func(&mut *store, "starform_counts")
+                .map_err(typed)?,
         })
     }
 }
@@ -88,20 +109,42 @@ impl LogTransform {
 
     /// An instance configured with `config` (JSON, see docs/contracts.md).
     pub fn with_config(config: &[u8]) -> Result<Self, LogHostError> {
+        // No preopened directories, environment or stdio: the module gets its
+        // configuration only through `starform_configure`.
+        let mut host = Self::instantiate(WasiCtxBuilder::new().build_p1())?;
+        host.configure(config)?;
+        Ok(host)
+    }
+
+    /// An instance set up the way Fluent Bit's `filter_wasm` sets it up: never
+    /// configured by the host, with `accessible_dir` (if any) preopened as
+    /// `/etc/starform`, where the module looks for `log-transform.json`.
+    pub fn unconfigured(accessible_dir: Option<&Path>) -> Result<Self, LogHostError> {
+        let mut wasi = WasiCtxBuilder::new();
+        if let Some(dir) = accessible_dir {
+            wasi.preopened_dir(dir, "/etc/starform", FsPerms::ReadOnly)
+                .map_err(LogHostError::Instantiate)?;
+        }
+        Self::instantiate(wasi.build_p1())
+    }
+
+    fn instantiate(wasi: WasiP1Ctx) -> Result<Self, LogHostError> {
         let (engine, module) = compiled()?;
         let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
         p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(LogHostError::Instantiate)?;
-        // No preopened directories, environment or stdio: the module gets its
-        // configuration only through `starform_configure`.
-        let mut store = Store::new(engine, WasiCtxBuilder::new().build_p1());
-        let instance = linker.instantiate(&mut store, module).map_err(LogHostError::Instantiate)?;
+        let mut store = Store::new(engine, wasi);
+        let instance = linker
+            .instantiate(&mut store, module)
+            .map_err(LogHostError::Instantiate)?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            init.call(&mut store, ()).map_err(|error| LogHostError::Call { export: "_initialize", error })?;
+            init.call(&mut store, ())
+                .map_err(|error| LogHostError::Call {
+                    export: "_initialize",
+                    error,
+                })?;
         }
         let exports = Exports::find(&mut store, &instance)?;
-        let mut host = Self { store, exports };
-        host.configure(config)?;
-        Ok(host)
+        Ok(Self { store, exports })
     }
 
     /// Replaces the configuration; on error the previous one stays.
@@ -114,7 +157,9 @@ impl LogTransform {
             return Ok(());
         }
         let message = self.output()?;
-        Err(LogHostError::Config(String::from_utf8_lossy(&message).into_owned()))
+        Err(LogHostError::Config(
+            String::from_utf8_lossy(&message).into_owned(),
+        ))
     }
 
     /// One record through `starform_filter_log` (the Fluent Bit entry point):
@@ -125,10 +170,14 @@ impl LogTransform {
             filter.call(store, (0, 0, 0, 0, ptr, len))
         })?;
         let out = self.read_c_string(ptr)?;
-        let reported = self.exports.output_ptr.call(&mut self.store, ()).map_err(|error| LogHostError::Call {
-            export: "starform_output_ptr",
-            error,
-        })?;
+        let reported = self
+            .exports
+            .output_ptr
+            .call(&mut self.store, ())
+            .map_err(|error| LogHostError::Call {
+                export: "starform_output_ptr",
+                error,
+            })?;
         if reported != ptr {
             return Err(LogHostError::Abi(format!(
                 "starform_filter_log returned {ptr:#x}, the output buffer is at {reported:#x}"
@@ -141,7 +190,9 @@ impl LogTransform {
     /// line (ending in `\n`) per input record.
     pub fn transform_batch(&mut self, ndjson: &[u8]) -> Result<Vec<u8>, LogHostError> {
         let batch = self.exports.transform_batch.clone();
-        self.with_input(ndjson, "starform_transform_batch", |store, ptr, len| batch.call(store, (ptr, len)))?;
+        self.with_input(ndjson, "starform_transform_batch", |store, ptr, len| {
+            batch.call(store, (ptr, len))
+        })?;
         self.output()
     }
 
@@ -151,7 +202,10 @@ impl LogTransform {
             .exports
             .counts
             .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call { export: "starform_counts", error })?;
+            .map_err(|error| LogHostError::Call {
+                export: "starform_counts",
+                error,
+            })?;
         let mut bytes = [0u8; Counts::WORDS * 8];
         self.exports
             .memory
@@ -179,14 +233,20 @@ impl LogTransform {
         export: &'static str,
         call: impl FnOnce(&mut Store<WasiP1Ctx>, u32, u32) -> wasmtime::Result<R>,
     ) -> Result<R, LogHostError> {
-        let len = u32::try_from(input.len())
-            .map_err(|_| LogHostError::Abi(format!("input of {} bytes exceeds 4 GiB", input.len())))?;
-        let size = len.checked_add(1).ok_or_else(|| LogHostError::Abi("input too large".into()))?;
+        let len = u32::try_from(input.len()).map_err(|_| {
+            LogHostError::Abi(format!("input of {} bytes exceeds 4 GiB", input.len()))
+        })?;
+        let size = len
+            .checked_add(1)
+            .ok_or_else(|| LogHostError::Abi("input too large".into()))?;
         let ptr = self
             .exports
             .malloc
             .call(&mut self.store, size)
-            .map_err(|error| LogHostError::Call { export: "malloc", error })?;
+            .map_err(|error| LogHostError::Call {
+                export: "malloc",
+                error,
+            })?;
         if ptr == 0 {
             return Err(LogHostError::Abi(format!("malloc({size}) returned null")));
         }
@@ -194,15 +254,25 @@ impl LogTransform {
             .exports
             .memory
             .write(&mut self.store, ptr as usize, input)
-            .and_then(|()| self.exports.memory.write(&mut self.store, ptr as usize + input.len(), &[0]));
+            .and_then(|()| {
+                self.exports
+                    .memory
+                    .write(&mut self.store, ptr as usize + input.len(), &[0])
+            });
         let result = match written {
-            Ok(()) => call(&mut self.store, ptr, len).map_err(|error| LogHostError::Call { export, error }),
-            Err(e) => Err(LogHostError::Abi(format!("malloc returned memory outside the module: {e}"))),
+            Ok(()) => call(&mut self.store, ptr, len)
+                .map_err(|error| LogHostError::Call { export, error }),
+            Err(e) => Err(LogHostError::Abi(format!(
+                "malloc returned memory outside the module: {e}"
+            ))),
         };
         self.exports
             .free
             .call(&mut self.store, ptr)
-            .map_err(|error| LogHostError::Call { export: "free", error })?;
+            .map_err(|error| LogHostError::Call {
+                export: "free",
+                error,
+            })?;
         result
     }
 
@@ -212,12 +282,18 @@ impl LogTransform {
             .exports
             .output_ptr
             .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call { export: "starform_output_ptr", error })?;
+            .map_err(|error| LogHostError::Call {
+                export: "starform_output_ptr",
+                error,
+            })?;
         let len = self
             .exports
             .output_len
             .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call { export: "starform_output_len", error })?;
+            .map_err(|error| LogHostError::Call {
+                export: "starform_output_len",
+                error,
+            })?;
         let data = self.exports.memory.data(&self.store);
         data.get(ptr as usize..(ptr as usize).saturating_add(len as usize))
             .map(<[u8]>::to_vec)
@@ -230,7 +306,9 @@ impl LogTransform {
         let tail = data
             .get(ptr as usize..)
             .filter(|_| ptr != 0)
-            .ok_or_else(|| LogHostError::Abi(format!("returned pointer {ptr:#x} is outside memory")))?;
+            .ok_or_else(|| {
+                LogHostError::Abi(format!("returned pointer {ptr:#x} is outside memory"))
+            })?;
         let end = tail
             .iter()
             .position(|b| *b == 0)

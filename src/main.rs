@@ -25,6 +25,10 @@ enum Command {
     Logs(cli::logs::Args),
     /// The VRL program Vector's remap runs in place of the log transform module.
     Vrl(cli::vrl::Args),
+    /// Both modules on bundled sample data (and a real Envoy when one is found).
+    Demo(cli::demo::Args),
+    /// Writes the embedded .wasm modules into a directory (for Envoy, Fluent Bit).
+    ExportModules(cli::export_modules::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
         Command::Route(args) => cli::route::run(args),
         Command::Logs(args) => cli::logs::run(args),
         Command::Vrl(args) => cli::vrl::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::ExportModules(args) => cli::export_modules::run(args),
     };
     cli::exit(result)
 }

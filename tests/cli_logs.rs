@@ -1,5 +1,10 @@
 //! `starform-wasm logs` end to end: the real binary, stdin to stdout.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -27,7 +32,11 @@ fn logs(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 fn lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn stderr(out: &Output) -> String {
@@ -50,13 +59,23 @@ fn record(seq: usize, project: &str) -> String {
 
 #[test]
 fn one_output_line_per_input_line_with_a_summary() {
-    let input = format!("{}\nnot json\n\n[1]\n{}\n{{\"project\":\"x\"}}", record(0, "Acme"), record(1, "bad_one"));
+    let input = format!(
+        "{}\nnot json\n\n[1]\n{}\n{{\"project\":\"x\"}}",
+        record(0, "Acme"),
+        record(1, "bad_one")
+    );
     let out = logs(&[], input.as_bytes());
     assert!(out.status.success(), "{}", stderr(&out));
     let records = lines(&out);
     assert_eq!(records.len(), 6);
-    assert_eq!((&records[0]["project"], &records[0]["log_kind"]), (&json!("acme"), &json!("runtime")));
-    assert_eq!(records[1], json!({"starform_raw": "not json", "starform_quarantine": {"reason": "malformed", "key": null}}));
+    assert_eq!(
+        (&records[0]["project"], &records[0]["log_kind"]),
+        (&json!("acme"), &json!("runtime"))
+    );
+    assert_eq!(
+        records[1],
+        json!({"starform_raw": "not json", "starform_quarantine": {"reason": "malformed", "key": null}})
+    );
     assert_eq!(records[2]["starform_raw"], "");
     assert_eq!(records[3]["starform_raw"], "[1]");
     assert_eq!(records[4]["starform_quarantine"]["reason"], "invalid_value");
@@ -86,7 +105,10 @@ fn order_is_kept_across_batches() {
     let quarantined = n.div_ceil(7);
     assert_eq!(
         stderr(&out).trim(),
-        format!("accepted {}, quarantined {quarantined} (invalid_value: {quarantined})", n - quarantined)
+        format!(
+            "accepted {}, quarantined {quarantined} (invalid_value: {quarantined})",
+            n - quarantined
+        )
     );
 }
 
@@ -109,7 +131,10 @@ fn invalid_utf8_lines_are_kept_as_base64() {
 
 #[test]
 fn the_config_file_is_applied() {
-    let path = config_file("ns.json", r#"{"namespace_template": "{project}-{environment}"}"#);
+    let path = config_file(
+        "ns.json",
+        r#"{"namespace_template": "{project}-{environment}"}"#,
+    );
     let input = format!("{}\n{}\n", record(0, "acme"), record(1, "globex"));
     let out = logs(&["--config", path.to_str().unwrap()], input.as_bytes());
     assert!(out.status.success(), "{}", stderr(&out));
@@ -124,18 +149,41 @@ fn the_config_file_is_applied() {
 #[test]
 fn a_bad_config_exits_2_and_names_the_field() {
     for (name, json, field) in [
-        ("alias.json", r#"{"key_aliases": {"team": "starform.io/tenant"}}"#, "key_aliases"),
-        ("env.json", r#"{"environment_aliases": {"prod": "Prod_1"}}"#, "environment_aliases"),
-        ("template.json", r#"{"namespace_template": "{team}"}"#, "namespace_template"),
-        ("size.json", r#"{"max_record_bytes": 0}"#, "max_record_bytes"),
+        (
+            "alias.json",
+            r#"{"key_aliases": {"team": "starform.io/tenant"}}"#,
+            "key_aliases",
+        ),
+        (
+            "env.json",
+            r#"{"environment_aliases": {"prod": "Prod_1"}}"#,
+            "environment_aliases",
+        ),
+        (
+            "template.json",
+            r#"{"namespace_template": "{team}"}"#,
+            "namespace_template",
+        ),
+        (
+            "size.json",
+            r#"{"max_record_bytes": 0}"#,
+            "max_record_bytes",
+        ),
         ("unknown.json", r#"{"max_bytes": 10}"#, "max_bytes"),
-        ("type.json", r#"{"max_record_bytes": "big"}"#, "max_record_bytes"),
+        (
+            "type.json",
+            r#"{"max_record_bytes": "big"}"#,
+            "max_record_bytes",
+        ),
     ] {
         let path = config_file(name, json);
         let out = logs(&["--config", path.to_str().unwrap()], b"{}\n");
         assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
         assert!(stderr(&out).contains(field), "{name}: {}", stderr(&out));
-        assert!(out.stdout.is_empty(), "{name}: no records are written with a bad config");
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: no records are written with a bad config"
+        );
     }
 }
 

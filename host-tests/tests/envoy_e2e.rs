@@ -15,18 +15,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use starform_envoy_filter::names::{DURATION_BUCKETS_MS, STATS_TAGS};
-
-const SHIPPED_MODULE_PATH: &str = "/var/lib/starform/starform_envoy_filter.wasm";
-const SHIPPED_PLUGIN_CONFIG: &str = r#"{"preview_policy": "aggregate", "max_label_sets": 5000}"#;
+use starform_wasm::envoy::{Launch, SHIPPED_BOOTSTRAP, SHIPPED_MODULE_PATH, SHIPPED_PLUGIN_CONFIG};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -47,7 +43,7 @@ fn envoy_binary() -> PathBuf {
 }
 
 fn shipped_bootstrap() -> String {
-    fs::read_to_string(repo_root().join("deploy/envoy/envoy.yaml")).unwrap()
+    SHIPPED_BOOTSTRAP.to_owned()
 }
 
 /// Replaces the one occurrence of `from`; the shipped file changing shape
@@ -94,93 +90,29 @@ impl Drop for TempDir {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running Envoy, killed on drop.
-struct Envoy {
-    child: Child,
-    admin: u16,
-    listener: u16,
-    log: PathBuf,
-}
+/// A running Envoy (the library's launcher), with the test's expectations.
+struct Envoy(starform_wasm::envoy::Envoy);
 
 impl Envoy {
     /// Starts the shipped bootstrap with `plugin_config` instead of the
-    /// shipped one, and waits until it is ready.
+    /// shipped one, one worker (one VM, so per-VM limits are exact), and
+    /// waits until it is ready.
     fn start(dir: &TempDir, plugin_config: &str) -> Self {
-        let module = dir.write_module();
-        let (admin, listener) = (free_port(), free_port());
-        let mut yaml = shipped_bootstrap();
-        yaml = replace_once(&yaml, "port_value: 9901", &format!("port_value: {admin}"));
-        yaml = replace_once(&yaml, "port_value: 10000", &format!("port_value: {listener}"));
-        yaml = replace_once(&yaml, SHIPPED_MODULE_PATH, module.to_str().unwrap());
-        // Histograms reach /stats/prometheus only at a flush.
-        yaml = replace_once(&yaml, "stats_flush_interval: 5s", "stats_flush_interval: 0.1s");
-        yaml = replace_once(&yaml, SHIPPED_PLUGIN_CONFIG, plugin_config);
-        let config = dir.path().join("envoy.yaml");
-        fs::write(&config, yaml).unwrap();
-        let log = dir.path().join("envoy.log");
-        let child = Command::new(envoy_binary())
-            .arg("-c")
-            .arg(&config)
-            // One worker = one VM, so per-VM limits are exact.
-            .args(["--concurrency", "1", "--use-dynamic-base-id", "--log-level", "info"])
-            .arg("--log-path")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut envoy = Envoy {
-            child,
-            admin,
-            listener,
-            log,
-        };
-        envoy.wait_ready();
-        envoy
+        let mut launch = Launch::new(envoy_binary(), dir.path().to_owned());
+        launch.plugin_config = Some(plugin_config.to_owned());
+        Envoy(starform_wasm::envoy::Envoy::start(&launch).unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("Envoy exited ({status}) before ready:\n{}", self.log_text());
-            }
-            if let Ok((200, body)) = http_get(self.admin, "/ready", &[]) {
-                if body.trim() == "LIVE" {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Envoy not ready after 60 s:\n{}",
-                self.log_text()
-            );
-            sleep(Duration::from_millis(100));
-        }
+        self.0.log_text()
     }
 
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        http_get(self.listener, path, headers)
-            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_text()))
-    }
-
-    fn prometheus(&self) -> String {
-        let (status, body) = http_get(self.admin, "/stats/prometheus", &[]).unwrap();
-        assert_eq!(status, 200);
-        body
+        let r = self
+            .0
+            .get(path, headers)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.log_text()));
+        (r.status, r.body)
     }
 
     /// Scrapes until `ready` holds for the parsed starform series (a stats
@@ -188,7 +120,7 @@ impl Envoy {
     fn scrape_when(&self, ready: impl Fn(&Series) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let text = self.prometheus();
+            let text = self.0.prometheus().unwrap();
             if ready(&parse_starform(&text)) {
                 return text;
             }
@@ -202,59 +134,6 @@ impl Envoy {
     }
 }
 
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A minimal HTTP/1.1 GET over one connection (`Connection: close`).
-fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut request = format!("GET {path} HTTP/1.1\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        request.push_str("Host: localhost\r\n");
-    }
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad response: {response:?}")))?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let chunked = head
-        .lines()
-        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
-    let body = if chunked {
-        dechunk(body).ok_or_else(|| std::io::Error::other(format!("bad chunked body: {body:?}")))?
-    } else {
-        body.to_owned()
-    };
-    Ok((status, body))
-}
-
-/// Decodes a `Transfer-Encoding: chunked` body (Envoy's admin uses it).
-fn dechunk(mut rest: &str) -> Option<String> {
-    let mut body = String::new();
-    loop {
-        let (size, after) = rest.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(body);
-        }
-        body.push_str(after.get(..size)?);
-        rest = after.get(size..)?.strip_prefix("\r\n")?;
-    }
-}
-
 /// `metric name` → sorted labels → value, for `starform_*` samples.
 type Series = BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>>;
 
@@ -263,7 +142,10 @@ fn parse_labels(s: &str) -> Vec<(String, String)> {
     let mut rest = s;
     while let Some((key, after)) = rest.split_once("=\"") {
         let end = after.find('"').unwrap();
-        labels.push((key.trim_start_matches(',').to_owned(), after[..end].to_owned()));
+        labels.push((
+            key.trim_start_matches(',').to_owned(),
+            after[..end].to_owned(),
+        ));
         rest = &after[end + 1..];
     }
     labels.sort();
@@ -296,7 +178,11 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn identity_labels(set: (&str, &str, &str)) -> Vec<(String, String)> {
-    labels(&[("project", set.0), ("environment", set.1), ("service", set.2)])
+    labels(&[
+        ("project", set.0),
+        ("environment", set.1),
+        ("service", set.2),
+    ])
 }
 
 /// What a planned request must be counted as.
@@ -327,7 +213,10 @@ const SPOOF: &[(&str, &str)] = &[
     ("x-starform-service", "evil"),
 ];
 const HOST_TRICK: &[(&str, &str)] = &[("Host", "evil.prod.api")];
-const HOST_OF_ANOTHER_TENANT: &[(&str, &str)] = &[("Host", "globex.staging.web"), ("x-envoy-original-path", "/globex/web")];
+const HOST_OF_ANOTHER_TENANT: &[(&str, &str)] = &[
+    ("Host", "globex.staging.web"),
+    ("x-envoy-original-path", "/globex/web"),
+];
 
 fn run(envoy: &Envoy, plan: &[Planned]) {
     for p in plan {
@@ -417,7 +306,11 @@ fn assert_series(text: &str, plan: &[Planned]) {
         assert_eq!(&series[name], want, "{name}\n{text}");
     }
 
-    assert_eq!(histogram_counts(&series), histograms, "histogram _count\n{text}");
+    assert_eq!(
+        histogram_counts(&series),
+        histograms,
+        "histogram _count\n{text}"
+    );
     let mut bounds: Vec<String> = DURATION_BUCKETS_MS.iter().map(u32::to_string).collect();
     bounds.push("+Inf".into());
     for (set, count) in &histograms {
@@ -434,7 +327,10 @@ fn assert_series(text: &str, plan: &[Planned]) {
         assert_eq!(buckets["+Inf"], *count, "{set:?}");
     }
 
-    for name in ["starform_http_request_bytes_total", "starform_http_response_bytes_total"] {
+    for name in [
+        "starform_http_request_bytes_total",
+        "starform_http_response_bytes_total",
+    ] {
         let got = series.get(name).cloned().unwrap_or_default();
         assert_eq!(
             got.keys().cloned().collect::<BTreeSet<_>>(),
@@ -448,31 +344,102 @@ fn assert_series(text: &str, plan: &[Planned]) {
 #[test]
 fn envoy_counts_the_known_mix_exactly() {
     let dir = TempDir::new("mix");
-    let t0 = Instant::now();
     let envoy = Envoy::start(&dir, SHIPPED_PLUGIN_CONFIG);
-    eprintln!("TIMING start {:?}", t0.elapsed());
     let plan = [
-        Planned { path: "/acme/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
-        Planned { path: "/acme/api/v1/items?x=1", headers: SPOOF, status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
-        Planned { path: "/acme/api", headers: HOST_TRICK, status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
-        Planned { path: "/acme/api", headers: HOST_OF_ANOTHER_TENANT, status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
-        Planned { path: "/acme/missing", headers: &[], status: 404, expect: Expect::Counted(ACME_PROD_API, "4xx") },
-        Planned { path: "/acme/missing", headers: SPOOF, status: 404, expect: Expect::Counted(ACME_PROD_API, "4xx") },
-        Planned { path: "/globex/web", headers: &[], status: 503, expect: Expect::Counted(GLOBEX_STAGING_WEB, "5xx") },
-        Planned { path: "/acme-pr-123/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PREVIEW_API, "2xx") },
-        Planned { path: "/acme-pr-123/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PREVIEW_API, "2xx") },
-        Planned { path: "/invalid", headers: &[], status: 200, expect: Expect::Unattributed("invalid_value") },
-        Planned { path: "/legacy", headers: SPOOF, status: 200, expect: Expect::Unattributed("pattern_mismatch") },
-        Planned { path: "/legacy", headers: &[], status: 200, expect: Expect::Unattributed("pattern_mismatch") },
-        Planned { path: "/nowhere", headers: &[], status: 404, expect: Expect::Unattributed("no_route") },
-        Planned { path: "/nowhere", headers: SPOOF, status: 404, expect: Expect::Unattributed("no_route") },
-        Planned { path: "/", headers: HOST_TRICK, status: 404, expect: Expect::Unattributed("no_route") },
+        Planned {
+            path: "/acme/api",
+            headers: &[],
+            status: 200,
+            expect: Expect::Counted(ACME_PROD_API, "2xx"),
+        },
+        Planned {
+            path: "/acme/api/v1/items?x=1",
+            headers: SPOOF,
+            status: 200,
+            expect: Expect::Counted(ACME_PROD_API, "2xx"),
+        },
+        Planned {
+            path: "/acme/api",
+            headers: HOST_TRICK,
+            status: 200,
+            expect: Expect::Counted(ACME_PROD_API, "2xx"),
+        },
+        Planned {
+            path: "/acme/api",
+            headers: HOST_OF_ANOTHER_TENANT,
+            status: 200,
+            expect: Expect::Counted(ACME_PROD_API, "2xx"),
+        },
+        Planned {
+            path: "/acme/missing",
+            headers: &[],
+            status: 404,
+            expect: Expect::Counted(ACME_PROD_API, "4xx"),
+        },
+        Planned {
+            path: "/acme/missing",
+            headers: SPOOF,
+            status: 404,
+            expect: Expect::Counted(ACME_PROD_API, "4xx"),
+        },
+        Planned {
+            path: "/globex/web",
+            headers: &[],
+            status: 503,
+            expect: Expect::Counted(GLOBEX_STAGING_WEB, "5xx"),
+        },
+        Planned {
+            path: "/acme-pr-123/api",
+            headers: &[],
+            status: 200,
+            expect: Expect::Counted(ACME_PREVIEW_API, "2xx"),
+        },
+        Planned {
+            path: "/acme-pr-123/api",
+            headers: &[],
+            status: 200,
+            expect: Expect::Counted(ACME_PREVIEW_API, "2xx"),
+        },
+        Planned {
+            path: "/invalid",
+            headers: &[],
+            status: 200,
+            expect: Expect::Unattributed("invalid_value"),
+        },
+        Planned {
+            path: "/legacy",
+            headers: SPOOF,
+            status: 200,
+            expect: Expect::Unattributed("pattern_mismatch"),
+        },
+        Planned {
+            path: "/legacy",
+            headers: &[],
+            status: 200,
+            expect: Expect::Unattributed("pattern_mismatch"),
+        },
+        Planned {
+            path: "/nowhere",
+            headers: &[],
+            status: 404,
+            expect: Expect::Unattributed("no_route"),
+        },
+        Planned {
+            path: "/nowhere",
+            headers: SPOOF,
+            status: 404,
+            expect: Expect::Unattributed("no_route"),
+        },
+        Planned {
+            path: "/",
+            headers: HOST_TRICK,
+            status: 404,
+            expect: Expect::Unattributed("no_route"),
+        },
     ];
     run(&envoy, &plan);
-    eprintln!("TIMING run {:?}", t0.elapsed());
     let want = expected_histogram_counts(&plan);
     let text = envoy.scrape_when(|s| histogram_counts(s) == want);
-    eprintln!("TIMING scraped {:?}", t0.elapsed());
     assert_series(&text, &plan);
 
     // Tag extraction happened: no encoded name survives, and nothing the
@@ -489,7 +456,10 @@ fn envoy_counts_the_known_mix_exactly() {
 
     let log = envoy.log_text();
     assert!(
-        log.contains(&format!("{}: VM started", starform_envoy_filter::VERSION_STAMP)),
+        log.contains(&format!(
+            "{}: VM started",
+            starform_envoy_filter::VERSION_STAMP
+        )),
         "version stamp missing:\n{log}"
     );
 }
@@ -497,17 +467,55 @@ fn envoy_counts_the_known_mix_exactly() {
 #[test]
 fn envoy_suppresses_previews_and_overflows_without_labels() {
     let dir = TempDir::new("overflow");
-    let envoy = Envoy::start(&dir, r#"{"preview_policy": "suppress", "max_label_sets": 1}"#);
+    let envoy = Envoy::start(
+        &dir,
+        r#"{"preview_policy": "suppress", "max_label_sets": 1}"#,
+    );
     let plan = [
-        Planned { path: "/acme/api", headers: &[], status: 200, expect: Expect::Counted(ACME_PROD_API, "2xx") },
+        Planned {
+            path: "/acme/api",
+            headers: &[],
+            status: 200,
+            expect: Expect::Counted(ACME_PROD_API, "2xx"),
+        },
         // A second label set does not fit: counted with no labels at all.
-        Planned { path: "/globex/web", headers: &[], status: 503, expect: Expect::Overflow },
-        Planned { path: "/globex/web", headers: &[], status: 503, expect: Expect::Overflow },
+        Planned {
+            path: "/globex/web",
+            headers: &[],
+            status: 503,
+            expect: Expect::Overflow,
+        },
+        Planned {
+            path: "/globex/web",
+            headers: &[],
+            status: 503,
+            expect: Expect::Overflow,
+        },
         // The existing set keeps counting, also on a route not seen before.
-        Planned { path: "/acme/missing", headers: &[], status: 404, expect: Expect::Counted(ACME_PROD_API, "4xx") },
-        Planned { path: "/acme-pr-123/api", headers: &[], status: 200, expect: Expect::Suppressed },
-        Planned { path: "/acme-pr-123/api", headers: SPOOF, status: 200, expect: Expect::Suppressed },
-        Planned { path: "/legacy", headers: &[], status: 200, expect: Expect::Unattributed("pattern_mismatch") },
+        Planned {
+            path: "/acme/missing",
+            headers: &[],
+            status: 404,
+            expect: Expect::Counted(ACME_PROD_API, "4xx"),
+        },
+        Planned {
+            path: "/acme-pr-123/api",
+            headers: &[],
+            status: 200,
+            expect: Expect::Suppressed,
+        },
+        Planned {
+            path: "/acme-pr-123/api",
+            headers: SPOOF,
+            status: 200,
+            expect: Expect::Suppressed,
+        },
+        Planned {
+            path: "/legacy",
+            headers: &[],
+            status: 200,
+            expect: Expect::Unattributed("pattern_mismatch"),
+        },
     ];
     run(&envoy, &plan);
     let want = expected_histogram_counts(&plan);
@@ -533,7 +541,11 @@ fn envoy_suppresses_previews_and_overflows_without_labels() {
 fn shipped_bootstrap_validates() {
     let dir = TempDir::new("validate");
     let module = dir.write_module();
-    let yaml = replace_once(&shipped_bootstrap(), SHIPPED_MODULE_PATH, module.to_str().unwrap());
+    let yaml = replace_once(
+        &shipped_bootstrap(),
+        SHIPPED_MODULE_PATH,
+        module.to_str().unwrap(),
+    );
     let config = dir.path().join("envoy.yaml");
     fs::write(&config, yaml).unwrap();
     let out = Command::new(envoy_binary())
@@ -541,7 +553,8 @@ fn shipped_bootstrap_validates() {
         .arg(&config)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("OK"), "{text}");
 }
@@ -552,8 +565,16 @@ fn shipped_bootstrap_validates() {
 fn bad_plugin_config_is_refused_with_one_line_naming_the_field() {
     let dir = TempDir::new("badconfig");
     let module = dir.write_module();
-    let mut yaml = replace_once(&shipped_bootstrap(), SHIPPED_MODULE_PATH, module.to_str().unwrap());
-    yaml = replace_once(&yaml, SHIPPED_PLUGIN_CONFIG, r#"{"route_pattern": "^(?P<project>[a-z]+)$"}"#);
+    let mut yaml = replace_once(
+        &shipped_bootstrap(),
+        SHIPPED_MODULE_PATH,
+        module.to_str().unwrap(),
+    );
+    yaml = replace_once(
+        &yaml,
+        SHIPPED_PLUGIN_CONFIG,
+        r#"{"route_pattern": "^(?P<project>[a-z]+)$"}"#,
+    );
     let config = dir.path().join("envoy.yaml");
     fs::write(&config, yaml).unwrap();
     let out = Command::new(envoy_binary())
@@ -561,7 +582,8 @@ fn bad_plugin_config_is_refused_with_one_line_naming_the_field() {
         .arg(&config)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
     let ours: Vec<&str> = text
         .lines()

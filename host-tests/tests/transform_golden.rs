@@ -4,7 +4,12 @@
 //!
 //! `STARFORM_BLESS=1` rewrites expected.ndjson from the native core (after
 //! checking that the module agrees); review the diff before committing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod transform_support;
 
@@ -30,14 +35,20 @@ fn expected(case: &transform_support::Case) -> Vec<u8> {
         }
     });
     let path = case.expected_path();
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run with STARFORM_BLESS=1)", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with STARFORM_BLESS=1)", path.display()))
 }
 
 #[test]
 fn native_core_reproduces_the_corpus() {
     for case in cases() {
         let out = native(&case.config, &case.input);
-        assert_eq!(parse_lines(&out).len(), case.records(), "{}: one output per input record", case.name);
+        assert_eq!(
+            parse_lines(&out).len(),
+            case.records(),
+            "{}: one output per input record",
+            case.name
+        );
         assert_same_records(&case.name, "native", &out, &expected(&case));
     }
 }
@@ -47,7 +58,12 @@ fn module_reproduces_the_corpus_per_record() {
     for case in cases() {
         let mut host = LogTransform::with_config(&case.config).unwrap();
         let out = module_per_record(&mut host, &case.input);
-        assert_same_records(&case.name, "module, starform_filter_log", &out, &expected(&case));
+        assert_same_records(
+            &case.name,
+            "module, starform_filter_log",
+            &out,
+            &expected(&case),
+        );
     }
 }
 
@@ -56,9 +72,19 @@ fn module_reproduces_the_corpus_batched() {
     for case in cases() {
         let mut host = LogTransform::with_config(&case.config).unwrap();
         let out = host.transform_batch(&case.input).unwrap();
-        assert_same_records(&case.name, "module, starform_transform_batch", &out, &expected(&case));
+        assert_same_records(
+            &case.name,
+            "module, starform_transform_batch",
+            &out,
+            &expected(&case),
+        );
         // Byte for byte, too: the module is the same code as the native core.
-        assert_eq!(out, native(&case.config, &case.input), "{}: module bytes differ from native", case.name);
+        assert_eq!(
+            out,
+            native(&case.config, &case.input),
+            "{}: module bytes differ from native",
+            case.name
+        );
         let counts = host.counts().unwrap();
         let total = counts.accepted + counts.total_quarantined();
         assert_eq!(total, case.records() as u64, "{}: counters", case.name);
@@ -69,7 +95,11 @@ fn module_reproduces_the_corpus_batched() {
 fn every_case_is_documented() {
     for case in cases() {
         let readme = std::fs::read_to_string(case.dir.join("README.md")).unwrap_or_default();
-        assert!(readme.trim().len() > 40, "{}: README.md missing or empty", case.name);
+        assert!(
+            readme.trim().len() > 40,
+            "{}: README.md missing or empty",
+            case.name
+        );
     }
 }
 
@@ -85,8 +115,18 @@ fn corpus_covers_every_reason_and_both_outcomes() {
             };
         }
     }
-    for reason in Reason::ALL.into_iter().filter(|r| *r != Reason::ConfigInvalid) {
-        assert!(reasons.contains(reason.code()), "no golden record is quarantined {}", reason.code());
+    for reason in Reason::ALL
+        .into_iter()
+        .filter(|r| *r != Reason::ConfigInvalid)
+    {
+        assert!(
+            reasons.contains(reason.code()),
+            "no golden record is quarantined {}",
+            reason.code()
+        );
     }
-    assert_eq!(kinds, BTreeSet::from(["build".to_owned(), "runtime".to_owned()]));
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["build".to_owned(), "runtime".to_owned()])
+    );
 }

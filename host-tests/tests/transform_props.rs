@@ -1,6 +1,11 @@
 //! Property tests: the compiled module against the native core on arbitrary
 //! JSON, arbitrary label maps, arbitrary configurations and arbitrary bytes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod transform_support;
 
@@ -20,16 +25,25 @@ thread_local! {
 /// The module's output for one record (default configuration), checked to
 /// be exactly one JSON object and byte-identical to the native core's.
 fn run_default(input: &[u8]) -> Map<String, Value> {
-    let module = DEFAULT_HOST.with(|h| h.borrow_mut().transform(input)).expect("the module must not trap");
+    let module = DEFAULT_HOST
+        .with(|h| h.borrow_mut().transform(input))
+        .expect("the module must not trap");
     let native = transform(&CompiledConfig::default(), input);
-    assert_eq!(String::from_utf8_lossy(&module), String::from_utf8_lossy(&native), "module and native disagree");
+    assert_eq!(
+        String::from_utf8_lossy(&module),
+        String::from_utf8_lossy(&native),
+        "module and native disagree"
+    );
     one_object(&module)
 }
 
 fn one_object(output: &[u8]) -> Map<String, Value> {
     match serde_json::from_slice::<Value>(output) {
         Ok(Value::Object(map)) => map,
-        other => panic!("not one JSON object: {other:?}: {}", String::from_utf8_lossy(output)),
+        other => panic!(
+            "not one JSON object: {other:?}: {}",
+            String::from_utf8_lossy(output)
+        ),
     }
 }
 
@@ -38,30 +52,52 @@ fn check_output(out: &Map<String, Value>) {
     match out.get("starform_quarantine") {
         Some(q) => {
             let reason = q["reason"].as_str().unwrap();
-            assert!(Reason::from_code(reason).is_some_and(|r| r != Reason::ConfigInvalid), "{reason}");
+            assert!(
+                Reason::from_code(reason).is_some_and(|r| r != Reason::ConfigInvalid),
+                "{reason}"
+            );
             assert!(q["key"].is_string() || q["key"].is_null());
             assert_eq!(q.as_object().unwrap().len(), 2);
             for field in ["project", "environment", "service", "log_kind"] {
-                assert!(!out.contains_key(field), "quarantined record carries {field}");
+                assert!(
+                    !out.contains_key(field),
+                    "quarantined record carries {field}"
+                );
             }
         }
         None => {
             for field in ["project", "environment", "service"] {
                 let value = out[field].as_str().unwrap();
-                assert!(is_dns_label(value), "accepted {field} {value:?} is not a DNS-1123 label");
+                assert!(
+                    is_dns_label(value),
+                    "accepted {field} {value:?} is not a DNS-1123 label"
+                );
             }
-            assert!(matches!(out["log_kind"].as_str(), Some("build" | "runtime")));
+            assert!(matches!(
+                out["log_kind"].as_str(),
+                Some("build" | "runtime")
+            ));
         }
     }
     if let Some(shadowed) = out.get("starform_shadowed") {
         let shadowed = shadowed.as_object().unwrap();
         assert!(!shadowed.is_empty());
-        assert!(shadowed.keys().all(|k| RESERVED_FIELDS.contains(&k.as_str())));
+        assert!(shadowed
+            .keys()
+            .all(|k| RESERVED_FIELDS.contains(&k.as_str())));
     }
 }
 
 fn identity(out: &Map<String, Value>) -> Vec<Option<&Value>> {
-    ["project", "environment", "service", "log_kind", "starform_quarantine"].map(|f| out.get(f)).to_vec()
+    [
+        "project",
+        "environment",
+        "service",
+        "log_kind",
+        "starform_quarantine",
+    ]
+    .map(|f| out.get(f))
+    .to_vec()
 }
 
 // ---- strategies ----------------------------------------------------------
@@ -131,7 +167,11 @@ fn label_map() -> impl Strategy<Value = Map<String, Value>> {
 
 /// A record whose `kubernetes` object has labels in one of the two shapes.
 fn labelled_record() -> impl Strategy<Value = Vec<(String, Value)>> {
-    let kubernetes = (any::<bool>(), label_map(), prop_oneof![Just("acme-prod".to_owned()), "[a-z-]{0,12}"])
+    let kubernetes = (
+        any::<bool>(),
+        label_map(),
+        prop_oneof![Just("acme-prod".to_owned()), "[a-z-]{0,12}"],
+    )
         .prop_map(|(fluent_bit, labels, namespace)| {
             if fluent_bit {
                 json!({"namespace_name": namespace, "labels": labels})
@@ -151,8 +191,12 @@ fn labelled_record() -> impl Strategy<Value = Vec<(String, Value)>> {
 }
 
 fn reserved_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
-    btree_map(proptest::sample::select(RESERVED_FIELDS.to_vec()).prop_map(str::to_owned), json_value(), 1..6)
-        .prop_map(|m| m.into_iter().collect())
+    btree_map(
+        proptest::sample::select(RESERVED_FIELDS.to_vec()).prop_map(str::to_owned),
+        json_value(),
+        1..6,
+    )
+    .prop_map(|m| m.into_iter().collect())
 }
 
 fn config() -> impl Strategy<Value = String> {
@@ -184,7 +228,7 @@ fn to_bytes(fields: &[(String, Value)]) -> Vec<u8> {
 // ---- properties ----------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_json_gives_one_valid_object(value in json_value()) {

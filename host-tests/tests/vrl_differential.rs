@@ -12,7 +12,12 @@
 //!
 //! Set STARFORM_VRL_SEED to explore other seeds.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod vrl_support;
 
@@ -51,7 +56,10 @@ const TEMPLATE_ALIASES: &str = r#"{
 const SMALL: &str = r#"{"max_record_bytes": 300}"#;
 
 fn seed(base: u64) -> u64 {
-    std::env::var("STARFORM_VRL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(base)
+    std::env::var("STARFORM_VRL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(base)
 }
 
 /// Every other record reaches VRL the way Vector's fluent source hands it
@@ -74,7 +82,10 @@ fn run_generated(name: &str, config_json: &str, count: usize, base_seed: u64) ->
         let namespace = namespace_for(i);
         let outputs = engines.outputs_for(&record, namespace);
         if !outputs.agree() {
-            panic!("record {i} (seed {seed}) differs:\n{}", engines.explain(&record, namespace));
+            panic!(
+                "record {i} (seed {seed}) differs:\n{}",
+                engines.explain(&record, namespace)
+            );
         }
         *tally.entry(outcome(&outputs.native)).or_default() += 1;
     }
@@ -86,7 +97,10 @@ fn run_generated(name: &str, config_json: &str, count: usize, base_seed: u64) ->
 /// agreement above says little.
 fn assert_covers(tally: &Tally, outcomes: &[&str]) {
     for o in outcomes {
-        assert!(tally.get(*o).copied().unwrap_or(0) > 0, "no record ended {o}: {tally:?}");
+        assert!(
+            tally.get(*o).copied().unwrap_or(0) > 0,
+            "no record ended {o}: {tally:?}"
+        );
     }
 }
 
@@ -98,7 +112,10 @@ const OUTCOMES: [&str; 4] = ["accepted", "missing_label", "invalid_value", "too_
 fn generated_records_agree_default_config() {
     let tally = run_generated("default", DEFAULT, 100_000, 1);
     assert_covers(&tally, &OUTCOMES);
-    assert!(!tally.contains_key("conflict"), "one candidate per label cannot conflict: {tally:?}");
+    assert!(
+        !tally.contains_key("conflict"),
+        "one candidate per label cannot conflict: {tally:?}"
+    );
 }
 
 #[test]
@@ -135,15 +152,43 @@ fn generated_records_agree_with_small_limit() {
 fn comparison_catches_known_mistakes() {
     let label = "r'^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$'";
     let mistakes: [(&str, &str, &str, &str); 5] = [
-        ("characters instead of bytes", SMALL, "length(encode_json(.))", "strlen(encode_json(.))"),
-        ("Unicode case folding", DEFAULT, label, "r'(?i)^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"),
-        ("no trimming", DEFAULT, "strip_whitespace(string(value) ?? \"\")", "string(value) ?? \"\""),
-        ("aliases chained", ALIASES, "} else if value == \"production\" {", "}\n  if value == \"production\" {"),
-        ("size measured after shadowing", SMALL, "# Rule 3", "# Input shape"),
+        (
+            "characters instead of bytes",
+            SMALL,
+            "length(encode_json(.))",
+            "strlen(encode_json(.))",
+        ),
+        (
+            "Unicode case folding",
+            DEFAULT,
+            label,
+            "r'(?i)^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'",
+        ),
+        (
+            "no trimming",
+            DEFAULT,
+            "strip_whitespace(string(value) ?? \"\")",
+            "string(value) ?? \"\"",
+        ),
+        (
+            "aliases chained",
+            ALIASES,
+            "} else if value == \"production\" {",
+            "}\n  if value == \"production\" {",
+        ),
+        (
+            "size measured after shadowing",
+            SMALL,
+            "# Rule 3",
+            "# Input shape",
+        ),
     ];
     for (name, config, from, to) in mistakes {
         let mut engines = Engines::with_edits(name, config, |rules, dropped| {
-            assert!(rules.contains(from), "{name}: the program no longer contains {from:?}");
+            assert!(
+                rules.contains(from),
+                "{name}: the program no longer contains {from:?}"
+            );
             if name == "size measured after shadowing" {
                 return (move_block(&rules, from, "# Rule 2", to), dropped);
             }
@@ -153,10 +198,14 @@ fn comparison_catches_known_mistakes() {
         let found = (0..20_000).find_map(|i| {
             let record = records.next_record();
             let namespace = namespace_for(i);
-            (!engines.outputs_for(&record, namespace).agree()).then(|| engines.explain(&record, namespace))
+            (!engines.outputs_for(&record, namespace).agree())
+                .then(|| engines.explain(&record, namespace))
         });
         let explanation = found.unwrap_or_else(|| panic!("{name}: no difference found"));
-        let minimal = explanation.lines().find(|l| l.starts_with("minimal input: ")).unwrap();
+        let minimal = explanation
+            .lines()
+            .find(|l| l.starts_with("minimal input: "))
+            .unwrap();
         assert!(minimal.len() < 2_000, "{name}: not shrunk: {explanation}");
         eprintln!("{name}:\n{explanation}");
     }
@@ -173,14 +222,18 @@ fn move_block(program: &str, start: &str, end: &str, before: &str) -> String {
 
 #[test]
 fn dropped_program_must_shadow_again() {
-    let mut engines = Engines::with_edits("dropped without shadowing", DEFAULT, |rules, dropped| {
-        let cut = dropped.find("shadowed = {}").unwrap();
-        let end = dropped.find("# The rules program aborts").unwrap();
-        (rules, format!("{}{}", &dropped[..cut], &dropped[end..]))
-    });
+    let mut engines =
+        Engines::with_edits("dropped without shadowing", DEFAULT, |rules, dropped| {
+            let cut = dropped.find("shadowed = {}").unwrap();
+            let end = dropped.find("# The rules program aborts").unwrap();
+            (rules, format!("{}{}", &dropped[..cut], &dropped[end..]))
+        });
     let record = json!({"project": "victim", "kubernetes": {}});
     let outputs = engines.outputs_for(record.as_object().unwrap(), Namespace::Vector);
-    assert!(!outputs.agree(), "a dropped route without rule 2 went unnoticed: {outputs:?}");
+    assert!(
+        !outputs.agree(),
+        "a dropped route without rule 2 went unnoticed: {outputs:?}"
+    );
 }
 
 fn golden_dir() -> PathBuf {
@@ -198,17 +251,24 @@ fn golden_corpus_agrees() {
     assert!(!cases.is_empty(), "no golden cases");
     let mut compared = 0;
     for case in cases {
-        let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_else(|_| DEFAULT.to_owned());
+        let config = std::fs::read_to_string(case.join("config.json"))
+            .unwrap_or_else(|_| DEFAULT.to_owned());
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let mut engines = Engines::new(&name, &config);
         let input = std::fs::read(case.join("input.ndjson")).unwrap();
         for (n, line) in input.split(|b| *b == b'\n').enumerate() {
             // Only what can reach Vector as an event: a JSON object.
-            let Ok(Json::Object(record)) = serde_json::from_slice::<Json>(line) else { continue };
+            let Ok(Json::Object(record)) = serde_json::from_slice::<Json>(line) else {
+                continue;
+            };
             for namespace in [Namespace::Vector, Namespace::Event] {
                 let outputs = engines.outputs(line, &record, namespace);
                 if !outputs.agree() {
-                    panic!("{name} line {} differs:\n{}", n + 1, engines.explain(&record, namespace));
+                    panic!(
+                        "{name} line {} differs:\n{}",
+                        n + 1,
+                        engines.explain(&record, namespace)
+                    );
                 }
                 compared += 1;
             }
@@ -245,7 +305,10 @@ fn kelvin_sign_is_not_k() {
             "starform.io/service": "web"
         })),
     );
-    assert_eq!(out["starform_quarantine"], json!({"reason": "invalid_value", "key": "starform.io/project"}));
+    assert_eq!(
+        out["starform_quarantine"],
+        json!({"reason": "invalid_value", "key": "starform.io/project"})
+    );
 }
 
 #[test]
@@ -258,7 +321,10 @@ fn unicode_whitespace_is_trimmed_and_ascii_is_lowercased() {
             "starform.io/service": "\u{85}web"
         })),
     );
-    assert_eq!((&out["project"], &out["environment"], &out["service"]), (&json!("acme"), &json!("prod"), &json!("web")));
+    assert_eq!(
+        (&out["project"], &out["environment"], &out["service"]),
+        (&json!("acme"), &json!("prod"), &json!("web"))
+    );
     assert_eq!(out["log_kind"], "runtime");
 }
 
@@ -268,12 +334,24 @@ fn size_limit_counts_bytes_not_characters() {
     let record = json!({"log": "é".repeat(20), "kubernetes": {"labels": {
         "starform.io/project": "a", "starform.io/environment": "b", "starform.io/service": "c"}}});
     let bytes = serde_json::to_vec(&record).unwrap().len();
-    let chars = String::from_utf8(serde_json::to_vec(&record).unwrap()).unwrap().chars().count();
+    let chars = String::from_utf8(serde_json::to_vec(&record).unwrap())
+        .unwrap()
+        .chars()
+        .count();
     assert!(chars < bytes);
-    let at_limit = agreed(&format!(r#"{{"max_record_bytes": {bytes}}}"#), record.clone());
+    let at_limit = agreed(
+        &format!(r#"{{"max_record_bytes": {bytes}}}"#),
+        record.clone(),
+    );
     assert_eq!(at_limit["log_kind"], "runtime");
-    let over = agreed(&format!(r#"{{"max_record_bytes": {}}}"#, bytes - 1), record.clone());
-    assert_eq!(over["starform_quarantine"], json!({"reason": "too_large", "key": null}));
+    let over = agreed(
+        &format!(r#"{{"max_record_bytes": {}}}"#, bytes - 1),
+        record.clone(),
+    );
+    assert_eq!(
+        over["starform_quarantine"],
+        json!({"reason": "too_large", "key": null})
+    );
     let between = agreed(&format!(r#"{{"max_record_bytes": {chars}}}"#), record);
     assert_eq!(between["starform_quarantine"]["reason"], "too_large");
 }
@@ -296,7 +374,10 @@ fn spoofed_reserved_fields_are_shadowed_on_both_routes() {
         json!({"project": "victim", "starform_quarantine": null, "starform_shadowed": {"old": 1}})
     );
     let quarantined = agreed(DEFAULT, spoof(json!({})));
-    assert_eq!(quarantined["starform_quarantine"], json!({"reason": "missing_label", "key": "starform.io/project"}));
+    assert_eq!(
+        quarantined["starform_quarantine"],
+        json!({"reason": "missing_label", "key": "starform.io/project"})
+    );
     assert_eq!(quarantined["starform_shadowed"]["project"], "victim");
 }
 
@@ -311,15 +392,27 @@ fn alias_keys_needing_escapes_work() {
             "build": " 42 "
         })),
     );
-    assert_eq!((&out["project"], &out["environment"], &out["log_kind"]), (&json!("acme"), &json!("production"), &json!("build")));
-    let out = agreed(ALIASES, fluent_bit(json!({"team": "acme", "\u{212A}ey/x": "other", "env": "prod", "app": "web"})));
-    assert_eq!(out["starform_quarantine"], json!({"reason": "conflict", "key": "\u{212A}ey/x"}));
+    assert_eq!(
+        (&out["project"], &out["environment"], &out["log_kind"]),
+        (&json!("acme"), &json!("production"), &json!("build"))
+    );
+    let out = agreed(
+        ALIASES,
+        fluent_bit(json!({"team": "acme", "\u{212A}ey/x": "other", "env": "prod", "app": "web"})),
+    );
+    assert_eq!(
+        out["starform_quarantine"],
+        json!({"reason": "conflict", "key": "\u{212A}ey/x"})
+    );
 }
 
 #[test]
 fn empty_record_is_missing_its_labels() {
     let out = agreed(DEFAULT, json!({}));
-    assert_eq!(out, json!({"starform_quarantine": {"reason": "missing_label", "key": "starform.io/project"}}));
+    assert_eq!(
+        out,
+        json!({"starform_quarantine": {"reason": "missing_label", "key": "starform.io/project"}})
+    );
 }
 
 /// Keeps the generated records honest about their own helper.

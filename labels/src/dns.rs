@@ -106,14 +106,20 @@ mod tests {
     #[test]
     fn accepts_valid_labels() {
         for s in ["a", "0", "acme", "my-svc", "a1-b2", &"x".repeat(63)] {
-            assert_eq!(DnsLabel::parse(s).map(|l| l.into_string()), Ok(s.to_owned()));
+            assert_eq!(
+                DnsLabel::parse(s).map(|l| l.into_string()),
+                Ok(s.to_owned())
+            );
         }
     }
 
     #[test]
     fn rejects_each_invalid_class() {
         assert_eq!(DnsLabel::parse(""), Err(InvalidLabel::Empty));
-        assert_eq!(DnsLabel::parse(&"x".repeat(64)), Err(InvalidLabel::TooLong(64)));
+        assert_eq!(
+            DnsLabel::parse(&"x".repeat(64)),
+            Err(InvalidLabel::TooLong(64))
+        );
         assert_eq!(DnsLabel::parse("my_svc"), Err(InvalidLabel::BadChar('_')));
         assert_eq!(DnsLabel::parse("Acme"), Err(InvalidLabel::BadChar('A')));
         assert_eq!(DnsLabel::parse("a.b"), Err(InvalidLabel::BadChar('.')));
@@ -125,8 +131,14 @@ mod tests {
 
     #[test]
     fn normalize_trims_and_lowercases_only() {
-        assert_eq!(DnsLabel::normalize("  Acme-Prod \t").map(DnsLabel::into_string), Ok("acme-prod".into()));
-        assert_eq!(DnsLabel::normalize("my_svc"), Err(InvalidLabel::BadChar('_')));
+        assert_eq!(
+            DnsLabel::normalize("  Acme-Prod \t").map(DnsLabel::into_string),
+            Ok("acme-prod".into())
+        );
+        assert_eq!(
+            DnsLabel::normalize("my_svc"),
+            Err(InvalidLabel::BadChar('_'))
+        );
         assert_eq!(DnsLabel::normalize("   "), Err(InvalidLabel::Empty));
         // Unicode case folding must not smuggle in ASCII: 'K' (Kelvin sign) stays invalid.
         assert!(DnsLabel::normalize("\u{212A}ey").is_err());

@@ -10,7 +10,11 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 3] = [Dimension::Project, Dimension::Environment, Dimension::Service];
+    pub const ALL: [Dimension; 3] = [
+        Dimension::Project,
+        Dimension::Environment,
+        Dimension::Service,
+    ];
 
     /// The label/field name used in metrics and in log records.
     pub fn name(self) -> &'static str {

@@ -2,6 +2,8 @@
 //! `clap::Args` struct plus `run(args) -> Result<(), Failure>`, wired in as
 //! one variant of `Command` in main.rs.
 
+pub mod demo;
+pub mod export_modules;
 pub mod logs;
 pub mod route;
 pub mod vrl;

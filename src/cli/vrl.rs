@@ -42,9 +42,10 @@ fn program(args: &Args) -> Result<String, Failure> {
         return vrl_program::generate(&TransformConfig::default())
             .map_err(|e| Failure::runtime(format!("vrl: default configuration: {e}")));
     };
-    let bad = |message: String| Failure::usage(format!("vrl: --config {}: {message}", path.display()));
+    let bad =
+        |message: String| Failure::usage(format!("vrl: --config {}: {message}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    // serde's message names an unknown or mistyped field.
-    let config: TransformConfig = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    // Names an unknown or mistyped field, as the module's own parsing does.
+    let config = TransformConfig::from_json(&bytes).map_err(|e| bad(e.to_string()))?;
     vrl_program::generate(&config).map_err(|e| bad(e.to_string()))
 }

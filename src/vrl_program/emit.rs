@@ -9,7 +9,10 @@ pub struct Emitter {
 
 impl Emitter {
     pub fn new() -> Self {
-        Self { out: String::new(), depth: 0 }
+        Self {
+            out: String::new(),
+            depth: 0,
+        }
     }
 
     fn indent(&self) -> String {

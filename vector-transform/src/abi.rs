@@ -35,18 +35,26 @@ enum Configuration {
 struct State {
     configuration: Configuration,
     output: Vec<u8>,
+    /// The output ends with a NUL that `starform_output_len` does not count.
+    nul_terminated: bool,
     counts: Counts,
 }
 
 thread_local! {
     static STATE: RefCell<State> = const {
-        RefCell::new(State { configuration: Configuration::Pending, output: Vec::new(), counts: Counts { accepted: 0, quarantined: [0; 7] } })
+        RefCell::new(State {
+            configuration: Configuration::Pending,
+            output: Vec::new(),
+            nul_terminated: false,
+            counts: Counts { accepted: 0, quarantined: [0; 7] },
+        })
     };
 }
 
 impl State {
     fn begin(&mut self) {
         self.output.clear();
+        self.nul_terminated = false;
         self.output.shrink_to(RETAINED_OUTPUT_BYTES);
     }
 
@@ -125,6 +133,7 @@ pub unsafe extern "C" fn starform_filter_log(
         state.begin();
         state.transform_one(input);
         state.output.push(0);
+        state.nul_terminated = true;
         state.output.as_ptr()
     })
 }

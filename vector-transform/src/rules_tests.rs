@@ -320,3 +320,13 @@ fn unconfigured_module_quarantines_every_object() {
         Some(Reason::Malformed)
     );
 }
+
+#[test]
+fn rule6_numbers_keep_their_exact_value() {
+    // Without exact float parsing this value would come back one ULP off.
+    let input = r#"{"f":-1.4429811653542354e299,"big":18446744073709551615,"neg":-9223372036854775808,"kubernetes":{"labels":{"starform.io/project":"a","starform.io/environment":"b","starform.io/service":"c"}}}"#;
+    let out = default_run(input);
+    assert_eq!(out["f"].as_f64(), Some(-1.4429811653542354e299));
+    assert_eq!(out["big"].as_u64(), Some(u64::MAX));
+    assert_eq!(out["neg"].as_i64(), Some(i64::MIN));
+}

@@ -1,6 +1,12 @@
 //! Shared by the transform_* tests: the golden corpus on disk and the two
 //! engines (the native pure core and the compiled module in wasmtime).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +51,11 @@ pub fn cases() -> Vec<Case> {
         })
         .collect();
     cases.sort_by(|a, b| a.name.cmp(&b.name));
-    assert!(cases.len() >= 15, "golden corpus is missing cases: {}", cases.len());
+    assert!(
+        cases.len() >= 15,
+        "golden corpus is missing cases: {}",
+        cases.len()
+    );
     cases
 }
 
@@ -69,11 +79,17 @@ pub fn module_per_record(host: &mut LogTransform, input: &[u8]) -> Vec<u8> {
 
 /// Splits output into lines and parses each as JSON.
 pub fn parse_lines(output: &[u8]) -> Vec<Value> {
-    assert!(output.is_empty() || output.ends_with(b"\n"), "output must end with a newline");
+    assert!(
+        output.is_empty() || output.ends_with(b"\n"),
+        "output must end with a newline"
+    );
     output
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l))))
+        .map(|l| {
+            serde_json::from_slice(l)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)))
+        })
         .collect()
 }
 
@@ -82,11 +98,26 @@ pub fn parse_lines(output: &[u8]) -> Vec<Value> {
 pub fn assert_same_records(case: &str, engine: &str, actual: &[u8], expected: &[u8]) {
     let actual = parse_lines(actual);
     let expected = parse_lines(expected);
-    assert_eq!(actual.len(), expected.len(), "{case} ({engine}): record count");
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "{case} ({engine}): record count"
+    );
     for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        assert!(a == e, "{case} ({engine}) line {}:\n  actual   {}\n  expected {}", i + 1, short(a), short(e));
+        assert!(
+            a == e,
+            "{case} ({engine}) line {}:\n  actual   {}\n  expected {}",
+            i + 1,
+            short(a),
+            short(e)
+        );
         // Equal maps may still differ in order; the order is part of the contract.
-        assert_eq!(a.to_string(), e.to_string(), "{case} ({engine}) line {}: field order", i + 1);
+        assert_eq!(
+            a.to_string(),
+            e.to_string(),
+            "{case} ({engine}) line {}: field order",
+            i + 1
+        );
     }
 }
 

@@ -51,23 +51,48 @@ impl Engines {
 
     /// As [`Engines::new`], with the generated programs passed through
     /// `edit` first (to check that the comparison catches a wrong program).
-    pub fn with_edits(name: &str, config_json: &str, edit: impl FnOnce(String, String) -> (String, String)) -> Self {
-        let config: TransformConfig = serde_json::from_str(config_json).expect("test configuration parses");
+    pub fn with_edits(
+        name: &str,
+        config_json: &str,
+        edit: impl FnOnce(String, String) -> (String, String),
+    ) -> Self {
+        let config: TransformConfig =
+            serde_json::from_str(config_json).expect("test configuration parses");
         let compiled = CompiledConfig::compile(&config).expect("test configuration is valid");
-        let (rules_program, dropped_program) =
-            edit(vrl_program::generate(&config).expect("generates"), vrl_program::generate_dropped());
+        let (rules_program, dropped_program) = edit(
+            vrl_program::generate(&config).expect("generates"),
+            vrl_program::generate_dropped(),
+        );
         let vector = vector::VectorTwin::new(&rules_program, &dropped_program);
-        let wasm = LogTransform::with_config(config_json.as_bytes()).expect("module accepts the configuration");
-        Self { name: name.into(), config_json: config_json.into(), config, rules_program, compiled, wasm, vector }
+        let wasm = LogTransform::with_config(config_json.as_bytes())
+            .expect("module accepts the configuration");
+        Self {
+            name: name.into(),
+            config_json: config_json.into(),
+            config,
+            rules_program,
+            compiled,
+            wasm,
+            vector,
+        }
     }
 
     /// Runs `input` (one JSON object, as bytes) through the three engines.
-    pub fn outputs(&mut self, input: &[u8], record: &Map<String, Json>, namespace: Namespace) -> Outputs {
+    pub fn outputs(
+        &mut self,
+        input: &[u8],
+        record: &Map<String, Json>,
+        namespace: Namespace,
+    ) -> Outputs {
         let (native, _) = starform_vector_transform::apply(&self.compiled, input);
         let wasm_bytes = self.wasm.transform(input).expect("module runs");
         let wasm = serde_json::from_slice(&wasm_bytes).expect("module writes JSON");
         let vrl = self.vector.run(record, namespace);
-        Outputs { native: Json::Object(native), wasm, vrl }
+        Outputs {
+            native: Json::Object(native),
+            wasm,
+            vrl,
+        }
     }
 
     /// Runs a generated record (encoded compactly for the module).
@@ -79,7 +104,9 @@ impl Engines {
     /// A readable account of a difference, with the record shrunk to the
     /// smallest one that still shows it.
     pub fn explain(&mut self, record: &Map<String, Json>, namespace: Namespace) -> String {
-        let minimal = shrink::shrink(record, |candidate| !self.outputs_for(candidate, namespace).agree());
+        let minimal = shrink::shrink(record, |candidate| {
+            !self.outputs_for(candidate, namespace).agree()
+        });
         let outputs = self.outputs_for(&minimal, namespace);
         let mut s = String::new();
         let _ = writeln!(s, "configuration {} = {}", self.name, self.config_json);
@@ -95,7 +122,11 @@ impl Engines {
                 let _ = writeln!(s, "vrl:    ERROR {e}");
             }
         }
-        let _ = writeln!(s, "original input: {}", truncated(&Json::Object(record.clone()).to_string()));
+        let _ = writeln!(
+            s,
+            "original input: {}",
+            truncated(&Json::Object(record.clone()).to_string())
+        );
         s
     }
 }
@@ -113,7 +144,11 @@ fn truncated(s: &str) -> String {
 
 /// `accepted` or the quarantine reason of an output record.
 pub fn outcome(output: &Json) -> String {
-    match output.get(QUARANTINE_FIELD).and_then(|q| q.get("reason")).and_then(Json::as_str) {
+    match output
+        .get(QUARANTINE_FIELD)
+        .and_then(|q| q.get("reason"))
+        .and_then(Json::as_str)
+    {
         Some(reason) => reason.to_owned(),
         None => "accepted".to_owned(),
     }

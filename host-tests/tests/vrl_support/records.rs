@@ -42,9 +42,19 @@ impl Rng {
 }
 
 const PROJECTS: &[&str] = &["acme", "a", "x1-y2", "globex-corp", "9lives", "k8s"];
-const ENVIRONMENTS: &[&str] = &["prod", "production", "staging", "dev", "preview-42", "live", "stg"];
+const ENVIRONMENTS: &[&str] = &[
+    "prod",
+    "production",
+    "staging",
+    "dev",
+    "preview-42",
+    "live",
+    "stg",
+];
 const SERVICES: &[&str] = &["web", "api", "w-1", "worker", "db0"];
-const BUILD_IDS: &[&str] = &["b-1", "Build_42", "1234abcd", "ci/run#7", "ß-build", "\u{212A}"];
+const BUILD_IDS: &[&str] = &[
+    "b-1", "Build_42", "1234abcd", "ci/run#7", "ß-build", "\u{212A}",
+];
 
 /// Strings that are never DNS-1123 labels, whatever the trimming and ASCII
 /// lowercasing — several of them become one under Unicode case folding.
@@ -57,23 +67,24 @@ const INVALID_LABELS: &[&str] = &[
     "a.b",
     "a b",
     "café",
-    "\u{212A}ey",    // KELVIN SIGN: (?i) and downcase fold it to ASCII k
+    "\u{212A}ey",      // KELVIN SIGN: (?i) and downcase fold it to ASCII k
     "\u{212B}ngstrom", // ANGSTROM SIGN
-    "\u{17F}vc",     // LATIN SMALL LETTER LONG S, case-folds to s
-    "\u{130}d",      // I WITH DOT ABOVE: lowercases to i + U+0307
-    "\u{FF21}cme",   // FULLWIDTH A
-    "\u{FB00}",      // LATIN SMALL LIGATURE FF
-    "a\u{200B}b",    // ZERO WIDTH SPACE (not White_Space)
-    "\u{FEFF}acme",  // BOM (not White_Space)
-    "\u{180E}acme",  // MONGOLIAN VOWEL SEPARATOR (White_Space no longer)
+    "\u{17F}vc",       // LATIN SMALL LETTER LONG S, case-folds to s
+    "\u{130}d",        // I WITH DOT ABOVE: lowercases to i + U+0307
+    "\u{FF21}cme",     // FULLWIDTH A
+    "\u{FB00}",        // LATIN SMALL LIGATURE FF
+    "a\u{200B}b",      // ZERO WIDTH SPACE (not White_Space)
+    "\u{FEFF}acme",    // BOM (not White_Space)
+    "\u{180E}acme",    // MONGOLIAN VOWEL SEPARATOR (White_Space no longer)
     "acme\0",
     "ACME_PROD",
 ];
 
 /// Unicode White_Space and look-alikes for padding.
 const PADDING: &[&str] = &[
-    " ", "\t", "\n", "\r\n", "\u{0B}", "\u{0C}", "\u{85}", "\u{A0}", "\u{1680}", "\u{2000}", "\u{200A}",
-    "\u{2028}", "\u{2029}", "\u{202F}", "\u{205F}", "\u{3000}", "\u{1C}", "\u{200B}", "\u{FEFF}", "\u{180E}",
+    " ", "\t", "\n", "\r\n", "\u{0B}", "\u{0C}", "\u{85}", "\u{A0}", "\u{1680}", "\u{2000}",
+    "\u{200A}", "\u{2028}", "\u{2029}", "\u{202F}", "\u{205F}", "\u{3000}", "\u{1C}", "\u{200B}",
+    "\u{FEFF}", "\u{180E}",
 ];
 
 const LINES: &[&str] = &[
@@ -93,7 +104,15 @@ const SPOOFS: &[&str] = &["acme", "victim-corp", "production", "build", "runtime
 /// Characters used to pad a record to a given byte size, with their JSON
 /// encoded width: multi-byte UTF-8 tells bytes from characters, escapes
 /// tell the encoded size from the string length.
-const SIZE_PADS: &[(&str, u64)] = &[("x", 1), ("é", 2), ("€", 3), ("😀", 4), ("\n", 2), ("\u{1}", 6), ("\"", 2)];
+const SIZE_PADS: &[(&str, u64)] = &[
+    ("x", 1),
+    ("é", 2),
+    ("€", 3),
+    ("😀", 4),
+    ("\n", 2),
+    ("\u{1}", 6),
+    ("\"", 2),
+];
 
 pub struct Records {
     rng: Rng,
@@ -112,15 +131,27 @@ enum Intent {
 impl Records {
     pub fn new(config: &TransformConfig, seed: u64) -> Self {
         let compiled = CompiledConfig::compile(config).expect("valid test configuration");
-        Self { rng: Rng::new(seed), compiled, config: config.clone() }
+        Self {
+            rng: Rng::new(seed),
+            compiled,
+            config: config.clone(),
+        }
     }
 
     pub fn next_record(&mut self) -> Map<String, Json> {
         let project = (*self.rng.pick(PROJECTS)).to_owned();
         let environment = self.environment();
         let service = (*self.rng.pick(SERVICES)).to_owned();
-        let build_id = self.rng.percent(35).then(|| (*self.rng.pick(BUILD_IDS)).to_owned());
-        let identity = [Some(project.clone()), Some(environment.clone()), Some(service.clone()), build_id];
+        let build_id = self
+            .rng
+            .percent(35)
+            .then(|| (*self.rng.pick(BUILD_IDS)).to_owned());
+        let identity = [
+            Some(project.clone()),
+            Some(environment.clone()),
+            Some(service.clone()),
+            build_id,
+        ];
 
         let mut labels = Map::new();
         for (index, value) in identity.iter().enumerate() {
@@ -139,8 +170,12 @@ impl Records {
         }
         self.noise_labels(&mut labels);
 
-        let final_environment =
-            self.config.environment_aliases.get(&environment).cloned().unwrap_or_else(|| environment.clone());
+        let final_environment = self
+            .config
+            .environment_aliases
+            .get(&environment)
+            .cloned()
+            .unwrap_or_else(|| environment.clone());
         let namespace = self.namespace(&project, &final_environment, &service);
 
         let mut record = Map::new();
@@ -152,7 +187,10 @@ impl Records {
         if self.rng.percent(50) {
             record.insert("stream".into(), json!("stdout"));
         }
-        record.insert("kubernetes".into(), self.kubernetes(fluent_bit, labels, namespace));
+        record.insert(
+            "kubernetes".into(),
+            self.kubernetes(fluent_bit, labels, namespace),
+        );
         self.customer_fields(&mut record);
         if self.rng.percent(30) {
             self.spoof(&mut record);
@@ -209,7 +247,13 @@ impl Records {
         if self.rng.percent(30) {
             s = s
                 .chars()
-                .map(|c| if self.rng.percent(50) { c.to_ascii_uppercase() } else { c })
+                .map(|c| {
+                    if self.rng.percent(50) {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
                 .collect();
         }
         if self.rng.percent(25) {
@@ -306,7 +350,18 @@ impl Records {
     }
 
     fn customer_fields(&mut self, record: &mut Map<String, Json>) {
-        const KEYS: &[&str] = &["level", "msg", "user", "latency_ms", "ratio", "tags", "nested", "time", "a.b", "ü"];
+        const KEYS: &[&str] = &[
+            "level",
+            "msg",
+            "user",
+            "latency_ms",
+            "ratio",
+            "tags",
+            "nested",
+            "time",
+            "a.b",
+            "ü",
+        ];
         for _ in 0..self.rng.below(4) {
             let key = *self.rng.pick(KEYS);
             let value = self.scalar_or_container(3);
@@ -328,19 +383,37 @@ impl Records {
     }
 
     fn scalar_or_container(&mut self, depth: usize) -> Json {
-        let choice = if depth == 0 { self.rng.below(8) } else { self.rng.below(10) };
+        let choice = if depth == 0 {
+            self.rng.below(8)
+        } else {
+            self.rng.below(10)
+        };
         match choice {
             0 => Json::Null,
             1 => Json::Bool(self.rng.percent(50)),
-            2 => json!(*self.rng.pick(&[0_i64, -1, 42, i64::MAX, i64::MIN, 1_700_000_000_123])),
-            3 => json!(*self.rng.pick(&[0.5_f64, -0.0, 1e300, 5e-324, 3.0, 123_456_789.125, -2.5e-7])),
+            2 => json!(*self
+                .rng
+                .pick(&[0_i64, -1, 42, i64::MAX, i64::MIN, 1_700_000_000_123])),
+            3 => json!(*self.rng.pick(&[
+                0.5_f64,
+                -0.0,
+                1e300,
+                5e-324,
+                3.0,
+                123_456_789.125,
+                -2.5e-7
+            ])),
             4 | 5 => Json::String(self.line()),
             6 => {
                 let project = *self.rng.pick(PROJECTS);
                 Json::String(self.disguise(project))
             }
             7 => Json::String((*self.rng.pick(INVALID_LABELS)).to_owned()),
-            8 => Json::Array((0..self.rng.below(3)).map(|_| self.scalar_or_container(depth - 1)).collect()),
+            8 => Json::Array(
+                (0..self.rng.below(3))
+                    .map(|_| self.scalar_or_container(depth - 1))
+                    .collect(),
+            ),
             _ => {
                 let mut m = Map::new();
                 for key in ["x", "project", "starform.io/project", "k"] {
@@ -375,7 +448,12 @@ impl Records {
         record.insert(line_key.into(), Json::String(String::new()));
         let base = compact_len(record);
         let delta = self.rng.below(5) as i64 - 2;
-        let Some(needed) = (limit as i64 + delta).checked_sub(base as i64).filter(|n| *n >= 0) else { return };
+        let Some(needed) = (limit as i64 + delta)
+            .checked_sub(base as i64)
+            .filter(|n| *n >= 0)
+        else {
+            return;
+        };
         let (pad, width) = *self.rng.pick(SIZE_PADS);
         let count = needed as u64 / width;
         let rest = needed as u64 % width;

@@ -9,7 +9,10 @@ const BUDGET: usize = 5_000;
 
 /// The smallest record reachable from `record` by the simplifications below
 /// for which `fails` still holds (`fails(record)` must hold).
-pub fn shrink(record: &Map<String, Json>, mut fails: impl FnMut(&Map<String, Json>) -> bool) -> Map<String, Json> {
+pub fn shrink(
+    record: &Map<String, Json>,
+    mut fails: impl FnMut(&Map<String, Json>) -> bool,
+) -> Map<String, Json> {
     let mut current = record.clone();
     let mut tries = 0;
     'outer: loop {

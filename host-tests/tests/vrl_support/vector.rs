@@ -35,14 +35,19 @@ pub fn compile(source: &str) -> Compiled {
     let functions = vrl::stdlib::all();
     let result = match vrl::compiler::compile(source, &functions) {
         Ok(result) => result,
-        Err(diagnostics) => panic!("VRL does not compile:\n{}\n{source}", Formatter::new(source, diagnostics)),
+        Err(diagnostics) => panic!(
+            "VRL does not compile:\n{}\n{source}",
+            Formatter::new(source, diagnostics)
+        ),
     };
     assert!(
         result.warnings.is_empty(),
         "VRL compiles with warnings:\n{}\n{source}",
         Formatter::new(source, result.warnings)
     );
-    Compiled { program: result.program }
+    Compiled {
+        program: result.program,
+    }
 }
 
 /// The rules and dropped programs as Vector wires them.
@@ -58,21 +63,49 @@ impl VectorTwin {
         let dropped = compile(dropped_source);
         // A runtime error would, with drop_on_error, also go to `dropped`,
         // without the abort message: the programs must not be able to fail.
-        assert!(!rules.program.info().fallible, "the rules program can fail at runtime");
-        assert!(rules.program.info().abortable, "the rules program never aborts");
-        assert!(!dropped.program.info().fallible, "the dropped program can fail at runtime");
-        assert!(!dropped.program.info().abortable, "the dropped program can abort");
-        Self { rules, dropped, runtime: Runtime::default() }
+        assert!(
+            !rules.program.info().fallible,
+            "the rules program can fail at runtime"
+        );
+        assert!(
+            rules.program.info().abortable,
+            "the rules program never aborts"
+        );
+        assert!(
+            !dropped.program.info().fallible,
+            "the dropped program can fail at runtime"
+        );
+        assert!(
+            !dropped.program.info().abortable,
+            "the dropped program can abort"
+        );
+        Self {
+            rules,
+            dropped,
+            runtime: Runtime::default(),
+        }
     }
 
     /// The record that leaves Vector (either output) for `record`.
-    pub fn run(&mut self, record: &Map<String, Json>, namespace: Namespace) -> Result<Json, String> {
-        let original = event(record, namespace);
+    pub fn run(
+        &mut self,
+        record: &Map<String, Json>,
+        namespace: Namespace,
+    ) -> Result<Json, String> {
+        let (target, _) = self.run_event(event(record, namespace))?;
+        to_json(&target.value)
+    }
+
+    /// The event that leaves Vector for `original`, and whether it left on
+    /// the `dropped` route.
+    pub fn run_event(&mut self, original: TargetValue) -> Result<(TargetValue, bool), String> {
         let mut target = copy(&original);
-        let result = self.runtime.resolve(&mut target, &self.rules.program, &TimeZone::default());
+        let result = self
+            .runtime
+            .resolve(&mut target, &self.rules.program, &TimeZone::default());
         self.runtime.clear();
         match result {
-            Ok(_) => to_json(&target.value),
+            Ok(_) => Ok((target, false)),
             Err(Terminate::Abort(error)) => {
                 // Vector: the last user error note, else the error's display
                 // (for `abort "…"`, the message itself).
@@ -85,10 +118,12 @@ impl VectorTwin {
                     ("component_kind".into(), Value::from("transform")),
                 ]));
                 insert_metadata(&mut dropped.metadata, &["vector", "dropped"], annotation);
-                let result = self.runtime.resolve(&mut dropped, &self.dropped.program, &TimeZone::default());
+                let result =
+                    self.runtime
+                        .resolve(&mut dropped, &self.dropped.program, &TimeZone::default());
                 self.runtime.clear();
                 match result {
-                    Ok(_) => to_json(&dropped.value),
+                    Ok(_) => Ok((dropped, true)),
                     Err(e) => Err(format!("the dropped program terminated: {e:?}")),
                 }
             }
@@ -97,37 +132,77 @@ impl VectorTwin {
     }
 }
 
-fn event(record: &Map<String, Json>, namespace: Namespace) -> TargetValue {
-    let record = Value::Object(record.iter().map(|(k, v)| (k.as_str().into(), from_json(v))).collect());
+/// The event the fluent source (or another source) hands the rules `remap`.
+pub fn event(record: &Map<String, Json>, namespace: Namespace) -> TargetValue {
+    let record = Value::Object(
+        record
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), from_json(v)))
+            .collect(),
+    );
     match namespace {
-        Namespace::Event => TargetValue { value: record, metadata: Value::Object(ObjectMap::new()), secrets: Secrets::new() },
+        Namespace::Event => TargetValue {
+            value: record,
+            metadata: Value::Object(ObjectMap::new()),
+            secrets: Secrets::new(),
+        },
         Namespace::Vector => {
             let mut metadata = Value::Object(ObjectMap::new());
-            insert_metadata(&mut metadata, &["vector", "source_type"], Value::from("fluent"));
-            insert_metadata(&mut metadata, &["fluent", "tag"], Value::from("kube.var.log.containers.x.log"));
+            insert_metadata(
+                &mut metadata,
+                &["vector", "source_type"],
+                Value::from("fluent"),
+            );
+            insert_metadata(
+                &mut metadata,
+                &["fluent", "tag"],
+                Value::from("kube.var.log.containers.x.log"),
+            );
             // The fluent source inserts one `%fluent.record.<key>` per key,
             // so an empty record leaves no `%fluent.record` at all.
             if record.as_object().is_some_and(|o| !o.is_empty()) {
                 insert_metadata(&mut metadata, &["fluent", "record"], record);
             }
-            TargetValue { value: Value::Object(ObjectMap::new()), metadata, secrets: Secrets::new() }
+            TargetValue {
+                value: Value::Object(ObjectMap::new()),
+                metadata,
+                secrets: Secrets::new(),
+            }
         }
     }
 }
 
-/// `TargetValue` is not `Clone`; Vector clones the whole event.
-fn copy(target: &TargetValue) -> TargetValue {
-    TargetValue { value: target.value.clone(), metadata: target.metadata.clone(), secrets: Secrets::new() }
+/// Runs `program` on `target` to completion (`Err` on abort or error).
+pub fn run(program: &Program, target: &mut TargetValue) -> Result<(), String> {
+    let result = Runtime::default().resolve(target, program, &TimeZone::default());
+    result.map(|_| ()).map_err(|e| format!("{e:?}"))
 }
 
-fn insert_metadata(metadata: &mut Value, path: &[&str], value: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+/// `TargetValue` is not `Clone`; Vector clones the whole event.
+pub fn copy(target: &TargetValue) -> TargetValue {
+    TargetValue {
+        value: target.value.clone(),
+        metadata: target.metadata.clone(),
+        secrets: Secrets::new(),
+    }
+}
+
+pub fn insert_metadata(metadata: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut here = metadata;
     for key in parents {
-        let Value::Object(map) = here else { panic!("metadata {key} is not an object") };
-        here = map.entry((*key).into()).or_insert_with(|| Value::Object(ObjectMap::new()));
+        let Value::Object(map) = here else {
+            panic!("metadata {key} is not an object")
+        };
+        here = map
+            .entry((*key).into())
+            .or_insert_with(|| Value::Object(ObjectMap::new()));
     }
-    let Value::Object(map) = here else { panic!("metadata parent of {last} is not an object") };
+    let Value::Object(map) = here else {
+        panic!("metadata parent of {last} is not an object")
+    };
     map.insert((*last).into(), value);
 }
 
@@ -145,7 +220,11 @@ pub fn from_json(json: &Json) -> Value {
         },
         Json::String(s) => bytes(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(from_json).collect()),
-        Json::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.as_str().into(), from_json(v))).collect()),
+        Json::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.as_str().into(), from_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -162,13 +241,17 @@ pub fn to_json(value: &Value) -> Result<Json, String> {
         Value::Null => Json::Null,
         Value::Boolean(b) => Json::Bool(*b),
         Value::Integer(i) => Json::Number((*i).into()),
-        Value::Float(f) => Json::Number(Number::from_f64(f.into_inner()).ok_or("non-finite float")?),
+        Value::Float(f) => {
+            Json::Number(Number::from_f64(f.into_inner()).ok_or("non-finite float")?)
+        }
         Value::Bytes(b) => Json::String(String::from_utf8(b.to_vec()).map_err(|e| e.to_string())?),
         Value::String(s) => Json::String(s.to_string()),
         Value::Array(a) => Json::Array(a.iter().map(to_json).collect::<Result<_, _>>()?),
-        Value::Object(o) => {
-            Json::Object(o.iter().map(|(k, v)| Ok((k.to_string(), to_json(v)?))).collect::<Result<_, String>>()?)
-        }
+        Value::Object(o) => Json::Object(
+            o.iter()
+                .map(|(k, v)| Ok((k.to_string(), to_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
         other => return Err(format!("unexpected VRL value {other:?}")),
     })
 }
