@@ -241,7 +241,8 @@ pub fn run_sample_traffic(binary: &Path, requests: &[(String, u32)]) -> Result<S
                 .filter(|l| l.starts_with("starform_") || l.starts_with("# TYPE starform_"))
                 .map(|l| format!("{l}\n"))
                 .collect();
-            let settled = text == last && text.contains("starform_http_request_duration_milliseconds_count");
+            let settled =
+                text == last && text.contains("starform_http_request_duration_milliseconds_count");
             if settled || Instant::now() > deadline {
                 return Ok(text);
             }
