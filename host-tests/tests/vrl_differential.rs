@@ -427,3 +427,39 @@ fn generator_is_deterministic() {
     let b: Vec<Map<String, Json>> = (0..50).map(|_| r.next_record()).collect();
     assert_eq!(a, b);
 }
+
+/// Documented divergences (deploy/vector/README.md): inputs Vector hands VRL
+/// differently from what the module sees. These pin that they stay known.
+#[test]
+fn known_divergence_nesting_deeper_than_the_json_limit() {
+    let mut deep = json!("leaf");
+    for _ in 0..127 {
+        deep = json!([deep]);
+    }
+    let record = json!({"nested": deep, "kubernetes": {}});
+    let mut engines = Engines::new("deep", DEFAULT);
+    let outputs = engines.outputs_for(record.as_object().unwrap(), Namespace::Vector);
+    assert_eq!(outputs.native, outputs.wasm);
+    assert_eq!(vrl_support::outcome(&outputs.native), "malformed");
+    let vrl = outputs.vrl.unwrap();
+    assert_eq!(
+        vrl_support::outcome(&vrl),
+        "missing_label",
+        "VRL applies the label rules"
+    );
+}
+
+#[test]
+fn known_divergence_integers_beyond_i64() {
+    let record = json!({"n": u64::MAX, "kubernetes": {"labels": {
+        "starform.io/project": "a", "starform.io/environment": "b", "starform.io/service": "c"}}});
+    let mut engines = Engines::new("u64", DEFAULT);
+    let outputs = engines.outputs_for(record.as_object().unwrap(), Namespace::Vector);
+    assert_eq!(outputs.native, outputs.wasm);
+    assert_eq!(outputs.native["n"], json!(u64::MAX));
+    assert_eq!(
+        outputs.vrl.unwrap()["n"],
+        json!(u64::MAX.to_string()),
+        "Vector's decoders make it a string"
+    );
+}

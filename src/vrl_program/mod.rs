@@ -40,7 +40,7 @@ const LABEL_PATTERN: &str = "^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$";
 /// value: DNS labels and trimmed build ids are non-empty.
 const UNSET: &str = "\"\"";
 
-/// Message for an unexpected entry on the dropped route (a runtime error
+/// Reason given to an unexpected entry on the dropped route (a runtime error
 /// rather than our `abort`); cannot happen while the rules program is
 /// infallible, which the differential test asserts.
 pub const UNEXPECTED_DROP_REASON: &str = "vector_error";
