@@ -58,21 +58,13 @@ impl State {
         self.output.shrink_to(RETAINED_OUTPUT_BYTES);
     }
 
-    fn configuration(&mut self) -> &Configuration {
+    fn transform_one(&mut self, input: &[u8]) {
         if matches!(self.configuration, Configuration::Pending) {
             self.configuration = from_file();
         }
-        &self.configuration
-    }
-
-    fn transform_one(&mut self, input: &[u8]) {
-        let outcome = match self.configuration() {
-            Configuration::Ready(config) => {
-                let config = config.clone();
-                transform_into(&config, input, &mut self.output)
-            }
+        let outcome = match &self.configuration {
+            Configuration::Ready(config) => transform_into(config, input, &mut self.output),
             Configuration::Invalid(field) => {
-                let field = field.clone();
                 transform_unconfigured_into(field.as_deref(), input, &mut self.output)
             }
             Configuration::Pending => transform_unconfigured_into(None, input, &mut self.output),
