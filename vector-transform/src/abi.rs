@@ -76,15 +76,36 @@ impl State {
 fn from_file() -> Configuration {
     let Ok(bytes) = std::fs::read(CONFIG_FILE) else {
         // Absent, or the directory is not an accessible path: the default.
+        log(format_args!(
+            "configuration: defaults ({CONFIG_FILE} not readable)"
+        ));
         return Configuration::Ready(CompiledConfig::default());
     };
     match CompiledConfig::from_json(&bytes) {
-        Ok(config) => Configuration::Ready(config),
+        Ok(config) => {
+            log(format_args!("configuration: {CONFIG_FILE}"));
+            Configuration::Ready(config)
+        }
         Err(e) => {
-            eprintln!("starform log transform: {CONFIG_FILE}: {e}; quarantining every record as config_invalid");
+            log(format_args!(
+                "{CONFIG_FILE}: {e}; quarantining every record as config_invalid"
+            ));
             Configuration::Invalid(e.field().map(str::to_owned))
         }
     }
+}
+
+/// One line on the host's stderr (Fluent Bit's log), with the version stamp.
+/// A failed write is ignored: `eprintln!` would panic, and logging must not
+/// stop records.
+fn log(message: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {}: {message}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 fn with_state<R>(busy: R, f: impl FnOnce(&mut State) -> R) -> R {
