@@ -33,18 +33,43 @@ pub enum LogHostError {
     Abi(String),
 }
 
-/// The engine and compiled module, shared by every instance in the process.
-fn compiled() -> Result<&'static (Engine, Module), LogHostError> {
-    static COMPILED: OnceLock<Result<(Engine, Module), String>> = OnceLock::new();
-    COMPILED
-        .get_or_init(|| {
-            let engine = Engine::default();
-            let module = Module::new(&engine, crate::modules::VECTOR_TRANSFORM)
-                .map_err(|e| e.to_string())?;
-            Ok((engine, module))
-        })
-        .as_ref()
-        .map_err(|e| LogHostError::Compile(e.clone()))
+/// One engine for every log module in the process: a compiled module is only
+/// usable with the engine that compiled it.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(Engine::default)
+}
+
+/// A compiled log transform module, ready to start instances from. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct LogModule {
+    module: Module,
+}
+
+impl LogModule {
+    /// Compiles `bytes` (binary wasm or WAT text); whether it has the exports
+    /// the host needs is checked when an instance starts.
+    pub fn compile(bytes: &[u8]) -> Result<Self, LogHostError> {
+        Module::new(engine(), bytes)
+            .map(|module| Self { module })
+            .map_err(|e| LogHostError::Compile(format!("{e:#}")))
+    }
+
+    /// The embedded module (`modules::VECTOR_TRANSFORM`), compiled once per
+    /// process and shared by every instance.
+    pub fn vector_transform() -> Result<&'static Self, LogHostError> {
+        static COMPILED: OnceLock<Result<LogModule, String>> = OnceLock::new();
+        COMPILED
+            .get_or_init(|| {
+                Self::compile(crate::modules::VECTOR_TRANSFORM).map_err(|e| match e {
+                    LogHostError::Compile(message) => message,
+                    other => other.to_string(),
+                })
+            })
+            .as_ref()
+            .map_err(|e| LogHostError::Compile(e.clone()))
+    }
 }
 
 struct Exports {
@@ -109,9 +134,15 @@ impl LogTransform {
 
     /// An instance configured with `config` (JSON, see docs/contracts.md).
     pub fn with_config(config: &[u8]) -> Result<Self, LogHostError> {
+        Self::with_module(LogModule::vector_transform()?, config)
+    }
+
+    /// An instance of `module` (e.g. a module file other than the embedded
+    /// one) configured with `config`.
+    pub fn with_module(module: &LogModule, config: &[u8]) -> Result<Self, LogHostError> {
         // No preopened directories, environment or stdio: the module gets its
         // configuration only through `starform_configure`.
-        let mut host = Self::instantiate(WasiCtxBuilder::new().build_p1())?;
+        let mut host = Self::instantiate(module, WasiCtxBuilder::new().build_p1())?;
         host.configure(config)?;
         Ok(host)
     }
@@ -125,16 +156,16 @@ impl LogTransform {
             wasi.preopened_dir(dir, "/etc/starform", FsPerms::ReadOnly)
                 .map_err(LogHostError::Instantiate)?;
         }
-        Self::instantiate(wasi.build_p1())
+        Self::instantiate(LogModule::vector_transform()?, wasi.build_p1())
     }
 
-    fn instantiate(wasi: WasiP1Ctx) -> Result<Self, LogHostError> {
-        let (engine, module) = compiled()?;
+    fn instantiate(module: &LogModule, wasi: WasiP1Ctx) -> Result<Self, LogHostError> {
+        let engine = module.module.engine();
         let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
         p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(LogHostError::Instantiate)?;
         let mut store = Store::new(engine, wasi);
         let instance = linker
-            .instantiate(&mut store, module)
+            .instantiate(&mut store, &module.module)
             .map_err(LogHostError::Instantiate)?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())
@@ -314,5 +345,46 @@ impl LogTransform {
             .position(|b| *b == 0)
             .ok_or_else(|| LogHostError::Abi("returned string is not NUL-terminated".into()))?;
         Ok(tail.get(..end).map(<[u8]>::to_vec).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn compile_rejects_bytes_that_are_not_wasm() {
+        let err = LogModule::compile(b"not a module").err().unwrap();
+        assert!(matches!(err, LogHostError::Compile(_)), "{err}");
+    }
+
+    #[test]
+    fn a_module_compiled_from_bytes_behaves_as_the_embedded_one() {
+        let module = LogModule::compile(crate::modules::VECTOR_TRANSFORM).unwrap();
+        let mut from_bytes = LogTransform::with_module(&module, b"{}").unwrap();
+        let mut embedded = LogTransform::new().unwrap();
+        let record = br#"{"log":"x","kubernetes":{"namespace_name":"acme-prod","labels":{"starform.io/project":" ACME ","starform.io/environment":"prod","starform.io/service":"my_svc"}}}"#;
+        let out = from_bytes.transform(record).unwrap();
+        assert_eq!(out, embedded.transform(record).unwrap());
+        assert!(
+            String::from_utf8_lossy(&out).contains("starform_quarantine"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert_eq!(from_bytes.counts().unwrap(), embedded.counts().unwrap());
+    }
+
+    #[test]
+    fn with_module_applies_the_configuration() {
+        let module = LogModule::compile(crate::modules::VECTOR_TRANSFORM).unwrap();
+        let err = LogTransform::with_module(&module, br#"{"max_record_bytes":0}"#)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, LogHostError::Config(m) if m.contains("max_record_bytes")),
+            "{err}"
+        );
     }
 }
