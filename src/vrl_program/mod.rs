@@ -12,9 +12,9 @@
 //!   as the module shapes it; a quarantined one makes the program `abort`
 //!   with the message `{"reason":…,"key":…}`, which Vector writes into the
 //!   dropped event's metadata at `%vector.dropped.message`.
-//! - [`generate_dropped`]: runs on `<remap>.dropped`; shadows the reserved
-//!   fields again (rule 2 applies to quarantined records too) and lifts the
-//!   abort message into `.starform_quarantine`.
+//! - [`generate_dropped`]: runs on `<remap>.dropped`; lifts the abort
+//!   message into `.starform_quarantine` and applies rule 2 against it (rule
+//!   2 applies to quarantined records too).
 //!
 //! Both read the record from `%fluent.record` when it is there (Vector's log
 //! namespace with the `fluent` source, see deploy/vector/README.md), else
@@ -26,7 +26,9 @@ mod literal;
 use starform_vector_transform::config::{
     CompiledConfig, ConfigError, TemplatePart, TransformConfig, CANONICAL_KEYS,
 };
-use starform_vector_transform::{Reason, QUARANTINE_FIELD, RESERVED_FIELDS, SHADOWED_FIELD};
+use starform_vector_transform::{
+    Reason, QUARANTINE_FIELD, RAW_BASE64_FIELD, RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
+};
 
 use emit::Emitter;
 
@@ -54,16 +56,28 @@ pub fn generate(config: &TransformConfig) -> Result<String, ConfigError> {
     take_record(&mut out);
 
     out.blank();
-    out.comment("Rule 3: the record as received, compact JSON, in bytes.");
+    out.comment("Rule 1: a first pass's output for input that was not an object stays malformed.");
     out.open(&format!(
-        "if length(encode_json(.)) > {}",
+        "if length(.) == 2 && .{QUARANTINE_FIELD} == {} && (is_string(.{RAW_FIELD}) || is_string(.{RAW_BASE64_FIELD}))",
+        quarantine_object(Reason::Malformed, None)
+    ));
+    out.line(&abort(Reason::Malformed, None));
+    out.close();
+
+    out.blank();
+    out.comment(
+        "Rule 3: the record as received without its top-level reserved fields, compact JSON, in bytes.",
+    );
+    out.line("measured = .");
+    for field in RESERVED_FIELDS {
+        out.line(&format!("del(measured.{field})"));
+    }
+    out.open(&format!(
+        "if length(encode_json(measured)) > {}",
         compiled.max_record_bytes()
     ));
     out.line(&abort(Reason::TooLarge, None));
     out.close();
-
-    out.blank();
-    shadow(&mut out);
 
     out.blank();
     label_map(&mut out, compiled.namespace_template().is_some());
@@ -104,14 +118,16 @@ pub fn generate(config: &TransformConfig) -> Result<String, ConfigError> {
 
     out.blank();
     out.comment("Rule 6: accept.");
-    out.line(".project = project");
-    out.line(".environment = environment");
-    out.line(".service = service");
-    out.open(&format!("if build_id == {UNSET}"));
-    out.line(".log_kind = \"runtime\"");
-    out.close_open("else");
-    out.line(".log_kind = \"build\"");
+    out.line("log_kind = \"runtime\"");
+    out.open(&format!("if build_id != {UNSET}"));
+    out.line("log_kind = \"build\"");
     out.close();
+    out.blank();
+    shadow(&mut out, &ACCEPT_WRITES);
+    out.blank();
+    for field in ACCEPT_WRITES {
+        out.line(&format!(".{field} = {field}"));
+    }
     Ok(out.finish())
 }
 
@@ -125,14 +141,16 @@ pub fn generate_dropped() -> String {
     );
     take_record(&mut out);
     out.blank();
-    shadow(&mut out);
-    out.blank();
     out.comment("The rules program aborts with the JSON of {\"reason\": …, \"key\": …}.");
     out.line("quarantine = parse_json(%vector.dropped.message) ?? null");
     out.line(&format!(
-        ".{QUARANTINE_FIELD} = object(quarantine) ?? {{\"reason\": {}, \"key\": null}}",
+        "{QUARANTINE_VAR} = object(quarantine) ?? {{\"reason\": {}, \"key\": null}}",
         literal::string(UNEXPECTED_DROP_REASON)
     ));
+    out.blank();
+    shadow(&mut out, &[QUARANTINE_FIELD]);
+    out.blank();
+    out.line(&format!(".{QUARANTINE_FIELD} = {QUARANTINE_VAR}"));
     out.finish()
 }
 
@@ -160,16 +178,45 @@ fn take_record(out: &mut Emitter) {
     out.close();
 }
 
-/// Rule 2, applied by both programs.
-fn shadow(out: &mut Emitter) {
-    out.comment("Rule 2: reserved top-level fields are moved, unchanged, into starform_shadowed.");
+/// The fields an accepted record gets, in order; the rules program holds
+/// each final value in the VRL variable of the same name.
+const ACCEPT_WRITES: [&str; 4] = ["project", "environment", "service", "log_kind"];
+
+/// The dropped program's variable holding the `starform_quarantine` object.
+const QUARANTINE_VAR: &str = "starform_quarantine";
+
+/// Rule 2, applied by both programs once the verdict is known: `written`
+/// are the reserved fields the program is about to set, each from the VRL
+/// variable of the same name. A reserved field equal to the value written
+/// to it is dropped; the others move into starform_shadowed, and an existing
+/// starform_shadowed moves with them only when there is something to move.
+fn shadow(out: &mut Emitter, written: &[&str]) {
+    out.comment("Rule 2: a reserved top-level field equal to the value written to it is replaced;");
+    out.comment(
+        "the others are moved, unchanged, into starform_shadowed (an existing one with them).",
+    );
     out.line("shadowed = {}");
     for field in RESERVED_FIELDS {
+        if field == SHADOWED_FIELD {
+            continue;
+        }
         out.open(&format!("if exists(.{field})"));
-        out.line(&format!("shadowed.{field} = del(.{field})"));
+        if written.contains(&field) {
+            out.line(&format!("value = del(.{field})"));
+            out.open(&format!("if value != {field}"));
+            out.line(&format!("shadowed.{field} = value"));
+            out.close();
+        } else {
+            out.line(&format!("shadowed.{field} = del(.{field})"));
+        }
         out.close();
     }
     out.open("if length(shadowed) > 0");
+    out.open(&format!("if exists(.{SHADOWED_FIELD})"));
+    out.line(&format!(
+        "shadowed.{SHADOWED_FIELD} = del(.{SHADOWED_FIELD})"
+    ));
+    out.close();
     out.line(&format!(".{SHADOWED_FIELD} = shadowed"));
     out.close();
 }
@@ -280,11 +327,13 @@ fn environment_aliases(out: &mut Emitter, config: &TransformConfig) {
 /// Built with `encode_json` rather than written as a string literal, so the
 /// program stays readable (no escaped braces).
 fn abort(reason: Reason, key: Option<&str>) -> String {
+    format!("abort encode_json({})", quarantine_object(reason, key))
+}
+
+/// The VRL object literal of the `starform_quarantine` value.
+fn quarantine_object(reason: Reason, key: Option<&str>) -> String {
     let key = key.map_or_else(|| "null".to_owned(), literal::string);
-    format!(
-        "abort encode_json({{\"reason\": \"{}\", \"key\": {key}}})",
-        reason.code()
-    )
+    format!("{{\"reason\": \"{}\", \"key\": {key}}}", reason.code())
 }
 
 #[cfg(test)]
@@ -313,7 +362,7 @@ mod tests {
     fn default_program_has_every_rule() {
         let program = generate(&TransformConfig::default()).unwrap();
         assert!(
-            program.contains("if length(encode_json(.)) > 1048576 {"),
+            program.contains("if length(encode_json(measured)) > 1048576 {"),
             "{program}"
         );
         for key in CANONICAL_KEYS {
@@ -364,7 +413,7 @@ mod tests {
         let program = generate_dropped();
         assert!(program.contains("%vector.dropped.message"), "{program}");
         assert!(
-            program.contains(".starform_quarantine = object(quarantine)"),
+            program.contains("starform_quarantine = object(quarantine)"),
             "{program}"
         );
         assert!(

@@ -20,8 +20,8 @@ pub use config::{CompiledConfig, ConfigError, TransformConfig, DEFAULT_MAX_RECOR
 pub use label_set::ResolvedLabels;
 pub use outcome::{Counts, Outcome, Quarantine, Reason};
 pub use transform::{
-    apply, compact_len, transform, transform_into, transform_unconfigured_into, QUARANTINE_FIELD,
-    RAW_BASE64_FIELD, RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
+    apply, compact_len, measured_len, transform, transform_into, transform_unconfigured_into,
+    QUARANTINE_FIELD, RAW_BASE64_FIELD, RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
 };
 
 #[cfg(test)]

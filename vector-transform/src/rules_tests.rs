@@ -144,18 +144,18 @@ fn rule2_applies_to_quarantined_records_too() {
 }
 
 #[test]
-fn rule3_size_uses_the_compact_encoding_as_received() {
-    let record = json!({"kubernetes": {"labels": good_labels()}, "project": "p"});
-    let compact = record.to_string();
+fn rule3_size_uses_the_compact_encoding_as_received_without_reserved_fields() {
+    let record = json!({"kubernetes": {"labels": good_labels()}, "project": "p", "log": "x"});
+    let measured = json!({"kubernetes": {"labels": good_labels()}, "log": "x"}).to_string();
     let padded = serde_json::to_string_pretty(&record).unwrap();
     let exact = CompiledConfig::from_json(
-        format!(r#"{{"max_record_bytes": {}}}"#, compact.len()).as_bytes(),
+        format!(r#"{{"max_record_bytes": {}}}"#, measured.len()).as_bytes(),
     )
     .unwrap();
-    // Whitespace in the input does not count; the shadowed field does.
+    // Whitespace in the input does not count, nor do reserved fields.
     assert!(run(&exact, &padded).get("starform_quarantine").is_none());
     let smaller = CompiledConfig::from_json(
-        format!(r#"{{"max_record_bytes": {}}}"#, compact.len() - 1).as_bytes(),
+        format!(r#"{{"max_record_bytes": {}}}"#, measured.len() - 1).as_bytes(),
     )
     .unwrap();
     let out = run(&smaller, &padded);
@@ -165,6 +165,23 @@ fn rule3_size_uses_the_compact_encoding_as_received() {
     );
     assert_eq!(out["starform_shadowed"], json!({"project": "p"}));
     assert_eq!(out["kubernetes"], record["kubernetes"]);
+}
+
+#[test]
+fn rule3_measure_skips_only_top_level_reserved_fields() {
+    let record: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "project": "p", "a": {"project": 1}, "starform_shadowed": {}, "b": "é", "log_kind": null
+    }))
+    .unwrap();
+    let without = json!({"a": {"project": 1}, "b": "é"}).to_string();
+    assert_eq!(crate::measured_len(&record), without.len() as u64);
+    let reserved_only: serde_json::Map<String, Value> =
+        serde_json::from_value(json!({"service": "s"})).unwrap();
+    assert_eq!(crate::measured_len(&reserved_only), 2);
+    assert_eq!(
+        crate::measured_len(&serde_json::Map::new()),
+        crate::compact_len(&serde_json::Map::new())
+    );
 }
 
 #[test]
@@ -329,4 +346,198 @@ fn rule6_numbers_keep_their_exact_value() {
     assert_eq!(out["f"].as_f64(), Some(-1.4429811653542354e299));
     assert_eq!(out["big"].as_u64(), Some(u64::MAX));
     assert_eq!(out["neg"].as_i64(), Some(i64::MIN));
+}
+
+fn keys(out: &Value) -> Vec<&str> {
+    out.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn rule2_fields_equal_to_the_verdict_are_rewritten_not_shadowed() {
+    let mut input = fluent_bit(good_labels());
+    let m = input.as_object_mut().unwrap();
+    m.insert("service".into(), json!("web"));
+    m.insert("project".into(), json!("acme"));
+    m.insert("environment".into(), json!("prod"));
+    m.insert("log_kind".into(), json!("runtime"));
+    let out = default_run(&input.to_string());
+    assert_eq!(
+        keys(&out),
+        [
+            "log",
+            "kubernetes",
+            "project",
+            "environment",
+            "service",
+            "log_kind"
+        ]
+    );
+    assert_eq!(out["service"], "web");
+}
+
+#[test]
+fn rule2_unequal_fields_are_still_shadowed() {
+    let mut input = fluent_bit(good_labels());
+    let m = input.as_object_mut().unwrap();
+    m.insert("project".into(), json!("acme"));
+    // Not what this pass writes: a number, another kind, and a quarantine on
+    // an accepted record.
+    m.insert("environment".into(), json!(1));
+    m.insert("log_kind".into(), json!("build"));
+    m.insert(
+        "starform_quarantine".into(),
+        quarantine(Reason::MissingLabel, None),
+    );
+    let out = default_run(&input.to_string());
+    assert_eq!(
+        out["starform_shadowed"],
+        json!({"environment": 1, "log_kind": "build", "starform_quarantine": quarantine(Reason::MissingLabel, None)})
+    );
+    assert_eq!(
+        keys(&out),
+        [
+            "log",
+            "kubernetes",
+            "starform_shadowed",
+            "project",
+            "environment",
+            "service",
+            "log_kind"
+        ]
+    );
+}
+
+#[test]
+fn rule2_lone_starform_shadowed_stays_in_place() {
+    let input = json!({"a": 1, "starform_shadowed": {"k": 1}, "kubernetes": {"labels": good_labels()}, "project": "acme"});
+    let out = default_run(&input.to_string());
+    assert_eq!(
+        keys(&out),
+        [
+            "a",
+            "starform_shadowed",
+            "kubernetes",
+            "project",
+            "environment",
+            "service",
+            "log_kind"
+        ]
+    );
+    assert_eq!(out["starform_shadowed"], json!({"k": 1}));
+    // With something else to move, it moves too (nested).
+    let input = json!({"a": 1, "starform_shadowed": {"k": 1}, "kubernetes": {"labels": good_labels()}, "project": "evil"});
+    let out = default_run(&input.to_string());
+    assert_eq!(
+        out["starform_shadowed"],
+        json!({"starform_shadowed": {"k": 1}, "project": "evil"})
+    );
+}
+
+#[test]
+fn rule2_equal_quarantine_is_rewritten_and_identity_on_quarantine_shadowed() {
+    let missing = quarantine(Reason::MissingLabel, Some("starform.io/project"));
+    // Key order inside the object does not matter: JSON-value equality.
+    let input = r#"{"log":"x","starform_quarantine":{"key":"starform.io/project","reason":"missing_label"},"project":"acme"}"#;
+    let out = default_run(input);
+    assert_eq!(
+        keys(&out),
+        ["log", "starform_shadowed", "starform_quarantine"]
+    );
+    assert_eq!(out["starform_shadowed"], json!({"project": "acme"}));
+    assert_eq!(out["starform_quarantine"], missing);
+    let out =
+        default_run(r#"{"log":"x","starform_quarantine":{"reason":"missing_label","key":null}}"#);
+    assert_eq!(
+        out["starform_shadowed"]["starform_quarantine"],
+        quarantine(Reason::MissingLabel, None)
+    );
+}
+
+#[test]
+fn rule1_output_seen_again_stays_malformed() {
+    for input in ["not json", "[1]", "{\"a\":"] {
+        let first = transform(&CompiledConfig::default(), input.as_bytes());
+        let second = transform(&CompiledConfig::default(), &first);
+        assert_eq!(second, first, "{input}");
+    }
+    let first = transform(&CompiledConfig::default(), b"\xff");
+    assert_eq!(transform(&CompiledConfig::default(), &first), first);
+    // A third field, or a raw value that is not a string, is an ordinary record.
+    let out = default_run(
+        r#"{"starform_raw":"x","starform_quarantine":{"reason":"malformed","key":null},"b":1}"#,
+    );
+    assert_eq!(out["starform_quarantine"]["reason"], "missing_label");
+    let out = default_run(
+        r#"{"starform_raw":1,"starform_quarantine":{"reason":"malformed","key":null}}"#,
+    );
+    assert_eq!(out["starform_quarantine"]["reason"], "missing_label");
+}
+
+#[test]
+fn second_pass_is_a_no_op() {
+    let config = CompiledConfig::from_json(
+        br#"{"max_record_bytes": 200, "namespace_template": "{project}-{environment}"}"#,
+    )
+    .unwrap();
+    let build = json!({"starform.io/project": "acme", "starform.io/environment": "prod",
+        "starform.io/service": "web", "starform.io/build-id": "42"});
+    let inputs = [
+        fluent_bit(good_labels()).to_string(),
+        fluent_bit(build).to_string(),
+        json!({"project": "evil", "starform_shadowed": 1, "log": "x",
+            "kubernetes": {"namespace_name": "acme-prod", "labels": good_labels()}})
+        .to_string(),
+        json!({"project": "acme", "kubernetes": {"labels": {}}}).to_string(),
+        json!({"log": "y".repeat(300), "project": "acme",
+            "kubernetes": {"namespace_name": "acme-prod", "labels": good_labels()}})
+        .to_string(),
+        json!({"log": "x", "kubernetes": {"namespace_name": "other", "labels": good_labels()}})
+            .to_string(),
+        json!({"starform_quarantine": {"reason": "too_large", "key": null}, "log": "y".repeat(300)})
+            .to_string(),
+        "{}".to_owned(),
+    ];
+    for input in inputs {
+        let first = transform(&config, input.as_bytes());
+        let second = transform(&config, &first);
+        assert_eq!(
+            String::from_utf8(second).unwrap(),
+            String::from_utf8(first).unwrap(),
+            "{input}"
+        );
+    }
+    for input in [&br#"{"project":"x","log":1}"#[..], b"nope"] {
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        crate::transform_unconfigured_into(Some("key_aliases"), input, &mut first);
+        crate::transform_unconfigured_into(Some("key_aliases"), &first, &mut second);
+        assert_eq!(second, first);
+    }
+}
+
+/// The documented exception to idempotence (rule 2): moving a field nested
+/// to the limit into `starform_shadowed` adds the level rule 1 rejects.
+#[test]
+fn second_pass_exception_nesting_limit() {
+    // Record object, then `project`'s 126 nested arrays: 127 levels.
+    let input = format!(
+        "{{\"project\":{}{},\"kubernetes\":{{\"labels\":{}}}}}",
+        "[".repeat(126),
+        "]".repeat(126),
+        good_labels()
+    );
+    let first = transform(&CompiledConfig::default(), input.as_bytes());
+    // Accepted, but 128 levels deep now: too deep to parse here as well.
+    let text = String::from_utf8(first.clone()).unwrap();
+    assert!(text.starts_with("{\"kubernetes\""), "{text}");
+    let shadowed = format!("\"starform_shadowed\":{{\"project\":{}", "[".repeat(126));
+    assert!(text.contains(&shadowed), "{text}");
+    assert!(text.ends_with("\"log_kind\":\"runtime\"}"), "{text}");
+    assert!(serde_json::from_slice::<Value>(&first).is_err());
+    let second: Value =
+        serde_json::from_slice(&transform(&CompiledConfig::default(), &first)).unwrap();
+    assert_eq!(second["starform_quarantine"]["reason"], "malformed");
 }

@@ -66,6 +66,10 @@ pub fn apply(config: &CompiledConfig, input: &[u8]) -> (Map<String, Value>, Outc
 }
 
 /// Rules 1, 2 and 6 around `decide` (rules 3–5).
+///
+/// The verdict comes first (rules 3–5 read the record as received), then
+/// rule 2 settles the reserved fields against what the verdict writes: that
+/// order is what makes a second pass over an output a no-op.
 fn apply_with(
     input: &[u8],
     decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels, Quarantine>,
@@ -79,22 +83,39 @@ fn apply_with(
                 Raw::Bytes(b64) => object.insert(RAW_BASE64_FIELD.into(), Value::String(b64)),
             };
             let q = Quarantine::keyless(Reason::Malformed);
-            mark_quarantined(&mut object, &q);
+            object.insert(QUARANTINE_FIELD.into(), quarantine_value(&q));
             return (object, Some(q.reason));
         }
     };
-    let size = compact_len(&record);
-    shadow_reserved(&mut record);
-    match decide(&record, size) {
+    let verdict = if is_malformed_output(&record) {
+        Err(Quarantine::keyless(Reason::Malformed))
+    } else {
+        decide(&record, measured_len(&record))
+    };
+    match verdict {
         Ok(labels) => {
-            accept(&mut record, labels);
+            settle_reserved(&mut record, identity(labels));
             (record, None)
         }
         Err(q) => {
-            mark_quarantined(&mut record, &q);
+            let written = vec![(QUARANTINE_FIELD, quarantine_value(&q))];
+            settle_reserved(&mut record, written);
             (record, Some(q.reason))
         }
     }
+}
+
+/// Rule 1's output for input that was not an object, seen again (by the
+/// aggregator after the node): exactly `starform_raw` or
+/// `starform_raw_base64` (a string) and the `malformed` quarantine object.
+fn is_malformed_output(record: &Map<String, Value>) -> bool {
+    let raw = [RAW_FIELD, RAW_BASE64_FIELD]
+        .iter()
+        .any(|field| record.get(*field).is_some_and(Value::is_string));
+    record.len() == 2
+        && raw
+        && record.get(QUARANTINE_FIELD)
+            == Some(&quarantine_value(&Quarantine::keyless(Reason::Malformed)))
 }
 
 /// Input rule 1 rejects, as it will be kept.
@@ -112,7 +133,7 @@ fn parse(input: &[u8]) -> Result<Map<String, Value>, Raw> {
     }
 }
 
-/// Rules 3–5 on a record already shadowed; `size` is its encoding as received.
+/// Rules 3–5 on the record as received; `size` is its [`measured_len`].
 fn decide(
     config: &CompiledConfig,
     record: &Map<String, Value>,
@@ -160,47 +181,94 @@ impl Shape {
     }
 }
 
-/// Rule 2: moves the reserved top-level fields, in record order and with
-/// their values unchanged, into a `starform_shadowed` object at the end.
-fn shadow_reserved(record: &mut Map<String, Value>) {
+/// Rule 2, then rule 6 or the quarantine: `written` are the fields this pass
+/// appends, in order. A reserved field equal to the value written to it is
+/// dropped (the written one replaces it); any other reserved field is moved,
+/// in record order and unchanged, into a `starform_shadowed` object placed
+/// after the record's other fields — taking an existing `starform_shadowed`
+/// with it. With nothing to move, an existing `starform_shadowed` stays put.
+fn settle_reserved(record: &mut Map<String, Value>, written: Vec<(&'static str, Value)>) {
     let found: Vec<String> = record
         .keys()
         .filter(|k| RESERVED_FIELDS.contains(&k.as_str()))
         .cloned()
         .collect();
-    if found.is_empty() {
-        return;
-    }
-    let mut shadowed = Map::new();
+    let mut to_move = Vec::with_capacity(found.len());
     for key in found {
-        if let Some(value) = record.shift_remove(&key) {
-            shadowed.insert(key, value);
+        let rewritten = written
+            .iter()
+            .any(|(field, value)| *field == key && record.get(&key) == Some(value));
+        if rewritten {
+            record.shift_remove(&key);
+        } else {
+            to_move.push(key);
         }
     }
-    record.insert(SHADOWED_FIELD.into(), Value::Object(shadowed));
+    if to_move.iter().any(|k| k != SHADOWED_FIELD) {
+        let mut shadowed = Map::new();
+        for key in to_move {
+            if let Some(value) = record.shift_remove(&key) {
+                shadowed.insert(key, value);
+            }
+        }
+        record.insert(SHADOWED_FIELD.into(), Value::Object(shadowed));
+    }
+    for (field, value) in written {
+        record.insert(field.into(), value);
+    }
 }
 
-/// Rule 6.
-fn accept(record: &mut Map<String, Value>, labels: ResolvedLabels) {
+/// Rule 6: the identity fields an accepted record gets, in order.
+fn identity(labels: ResolvedLabels) -> Vec<(&'static str, Value)> {
     let kind = if labels.build_id.is_some() {
         "build"
     } else {
         "runtime"
     };
-    record.insert("project".into(), Value::String(labels.project));
-    record.insert("environment".into(), Value::String(labels.environment));
-    record.insert("service".into(), Value::String(labels.service));
-    record.insert("log_kind".into(), Value::String(kind.into()));
+    vec![
+        ("project", Value::String(labels.project)),
+        ("environment", Value::String(labels.environment)),
+        ("service", Value::String(labels.service)),
+        ("log_kind", Value::String(kind.into())),
+    ]
 }
 
-fn mark_quarantined(record: &mut Map<String, Value>, q: &Quarantine) {
+/// The `starform_quarantine` object: `reason`, then `key`.
+fn quarantine_value(q: &Quarantine) -> Value {
     let mut info = Map::new();
     info.insert("reason".into(), Value::String(q.reason.code().into()));
     info.insert(
         "key".into(),
         q.key.clone().map_or(Value::Null, Value::String),
     );
-    record.insert(QUARANTINE_FIELD.into(), Value::Object(info));
+    Value::Object(info)
+}
+
+/// Rule 3's measure: the compact JSON length of the record without its
+/// top-level reserved fields (a pass adds, moves or drops only those, so a
+/// second pass measures what the first did). Key order does not matter.
+pub fn measured_len(record: &Map<String, Value>) -> u64 {
+    let mut counter = ByteCounter(0);
+    let mut first = true;
+    counter.add(1);
+    for (key, value) in record {
+        if RESERVED_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        if !first {
+            counter.add(1);
+        }
+        first = false;
+        if serde_json::to_writer(&mut counter, key).is_err() {
+            return u64::MAX;
+        }
+        counter.add(1);
+        if serde_json::to_writer(&mut counter, value).is_err() {
+            return u64::MAX;
+        }
+    }
+    counter.add(1);
+    counter.0
 }
 
 /// Length of the compact JSON encoding, without building it.
@@ -213,6 +281,12 @@ pub fn compact_len(record: &Map<String, Value>) -> u64 {
 }
 
 struct ByteCounter(u64);
+
+impl ByteCounter {
+    fn add(&mut self, n: u64) {
+        self.0 = self.0.saturating_add(n);
+    }
+}
 
 impl Write for ByteCounter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -101,6 +101,26 @@ impl Engines {
         self.outputs(&input, record, namespace)
     }
 
+    /// The node→aggregator double pass for `input`: the module's output
+    /// (`first`), that output through the module again, and through the VRL
+    /// programs as Vector receives it from Fluent Bit (with whether it left
+    /// on the `dropped` route).
+    pub fn second_pass(&mut self, input: &[u8], namespace: Namespace) -> SecondPass {
+        let first = self.wasm.transform(input).expect("module runs");
+        let module_again = self.wasm.transform(&first).expect("module runs");
+        let record: Map<String, Json> =
+            serde_json::from_slice(&first).expect("module writes an object");
+        let vrl = self
+            .vector
+            .run_event(vector::event(&record, namespace))
+            .and_then(|(target, dropped)| Ok((vector::to_json(&target.value)?, dropped)));
+        SecondPass {
+            first,
+            module_again,
+            vrl,
+        }
+    }
+
     /// A readable account of a difference, with the record shrunk to the
     /// smallest one that still shows it.
     pub fn explain(&mut self, record: &Map<String, Json>, namespace: Namespace) -> String {
@@ -140,6 +160,14 @@ fn truncated(s: &str) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+/// See [`Engines::second_pass`].
+#[derive(Debug)]
+pub struct SecondPass {
+    pub first: Vec<u8>,
+    pub module_again: Vec<u8>,
+    pub vrl: Result<(Json, bool), String>,
 }
 
 /// `accepted` or the quarantine reason of an output record.

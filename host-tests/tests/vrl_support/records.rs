@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value as Json};
 use starform_vector_transform::config::CompiledConfig;
-use starform_vector_transform::{compact_len, TransformConfig, RESERVED_FIELDS};
+use starform_vector_transform::{measured_len, TransformConfig, RESERVED_FIELDS};
 
 /// SplitMix64: small, seedable, good enough to spread choices.
 pub struct Rng(u64);
@@ -437,8 +437,8 @@ impl Records {
         record.extend(entries);
     }
 
-    /// Sometimes pads the line so the record's compact JSON is within two
-    /// bytes of `max_record_bytes`.
+    /// Sometimes pads the line so the record's size as rule 3 measures it is
+    /// within two bytes of `max_record_bytes`.
     fn maybe_resize(&mut self, record: &mut Map<String, Json>, line_key: &str) {
         let limit = self.compiled.max_record_bytes();
         let percent = if limit <= 4096 { 12 } else { 1 };
@@ -446,7 +446,7 @@ impl Records {
             return;
         }
         record.insert(line_key.into(), Json::String(String::new()));
-        let base = compact_len(record);
+        let base = measured_len(record);
         let delta = self.rng.below(5) as i64 - 2;
         let Some(needed) = (limit as i64 + delta)
             .checked_sub(base as i64)
@@ -460,6 +460,6 @@ impl Records {
         let mut s = pad.repeat(count as usize);
         s.push_str(&"x".repeat(rest as usize));
         record.insert(line_key.into(), Json::String(s));
-        debug_assert_eq!(compact_len(record) as i64, limit as i64 + delta);
+        debug_assert_eq!(measured_len(record) as i64, limit as i64 + delta);
     }
 }
