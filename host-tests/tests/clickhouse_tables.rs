@@ -13,26 +13,15 @@
 )]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
+use starform_host_tests::{repo_root, venv_tool};
 use starform_wasm::log_host::LogTransform;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn python() -> PathBuf {
-    let path = std::env::var_os("STARFORM_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(
-        path.is_file(),
-        "no Python at {}: run scripts/test.sh (it installs chdb into ./.venv)",
-        path.display()
-    );
-    path
+    venv_tool("STARFORM_PYTHON", "python").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn clickhouse(job: &Value) -> Value {

