@@ -241,12 +241,6 @@ fn positive(name: &'static str, n: usize) -> Result<usize, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     fn err(json: &str) -> ConfigError {

@@ -59,12 +59,6 @@ pub fn tagged(base: &str, tags: &[(&str, &str)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use regex::Regex;
 

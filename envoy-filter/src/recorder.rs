@@ -158,12 +158,6 @@ impl Recorder {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use crate::metrics::{MetricKind, SinkError};
     use crate::request::RequestFacts;

@@ -72,12 +72,6 @@ pub fn parse_route(pattern: &Regex, name: Option<&[u8]>) -> Result<Identity, Una
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use crate::config::DEFAULT_ROUTE_PATTERN;
 

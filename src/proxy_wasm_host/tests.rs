@@ -1,10 +1,4 @@
 //! The host against small WAT modules: lifecycle, host functions, errors.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::Duration;
 

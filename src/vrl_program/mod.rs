@@ -338,12 +338,6 @@ fn quarantine_object(reason: Reason, key: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     /// `name!(`: a call that turns an error into a runtime failure.

@@ -365,12 +365,6 @@ impl CompiledConfig {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     fn err(json: &str) -> ConfigError {

@@ -96,12 +96,6 @@ fn candidate_value(config: &CompiledConfig, index: usize, raw: &Value) -> Option
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use serde_json::json;
 

@@ -32,12 +32,6 @@ pub fn transform_batch(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     fn split(input: &[u8]) -> Vec<&[u8]> {

@@ -1,10 +1,4 @@
 //! One test per rule of the rulebook, on the native core.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use serde_json::{json, Value};
 
