@@ -1,5 +1,5 @@
 """Runs ClickHouse statements in an embedded ClickHouse (chdb, the ClickHouse
-engine as a Python module) for host-tests/tests/clickhouse_tables.rs.
+engine as a Python module) for host-tests/tests/vector_config.rs.
 
 Reads one JSON document on stdin:
   {"ddl": ["path.sql", ...],                   # executed statement by statement
