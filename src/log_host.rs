@@ -89,35 +89,33 @@ impl Exports {
         let memory = instance
             .get_memory(&mut *store, "memory")
             .ok_or_else(|| LogHostError::Abi("no exported memory".into()))?;
-        let typed = |e: wasmtime::Error| LogHostError::Instantiate(e);
         Ok(Self {
             memory,
-            malloc: instance
-                .get_typed_func(&mut *store, "malloc")
-                .map_err(typed)?,
-            free: instance
-                .get_typed_func(&mut *store, "free")
-                .map_err(typed)?,
-            configure: instance
-                .get_typed_func(&mut *store, "starform_configure")
-                .map_err(typed)?,
-            filter_log: instance
-                .get_typed_func(&mut *store, "starform_filter_log")
-                .map_err(typed)?,
-            transform_batch: instance
-                .get_typed_func(&mut *store, "starform_transform_batch")
-                .map_err(typed)?,
-            output_ptr: instance
-                .get_typed_func(&mut *store, "starform_output_ptr")
-                .map_err(typed)?,
-            output_len: instance
-                .get_typed_func(&mut *store, "starform_output_len")
-                .map_err(typed)?,
-            counts: instance
-                .get_typed_func(&mut *store, "starform_counts")
-                .map_err(typed)?,
+            malloc: export(store, instance, "malloc")?,
+            free: export(store, instance, "free")?,
+            configure: export(store, instance, "starform_configure")?,
+            filter_log: export(store, instance, "starform_filter_log")?,
+            transform_batch: export(store, instance, "starform_transform_batch")?,
+            output_ptr: export(store, instance, "starform_output_ptr")?,
+            output_len: export(store, instance, "starform_output_len")?,
+            counts: export(store, instance, "starform_counts")?,
         })
     }
+}
+
+/// The module's export `name` with the signature the ABI gives it.
+fn export<P, R>(
+    store: &mut Store<WasiP1Ctx>,
+    instance: &Instance,
+    name: &str,
+) -> Result<TypedFunc<P, R>, LogHostError>
+where
+    P: wasmtime::WasmParams,
+    R: wasmtime::WasmResults,
+{
+    instance
+        .get_typed_func(&mut *store, name)
+        .map_err(LogHostError::Instantiate)
 }
 
 /// One instance of the log transform module.
