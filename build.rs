@@ -11,6 +11,8 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip1";
 const PROFILE: &str = "wasm-release";
+/// A directory holding both modules, used instead of building them.
+const PREBUILT_DIR: &str = "STARFORM_PREBUILT_WASM_DIR";
 /// (package, artifact file stem, env var the root package reads)
 const MODULES: [(&str, &str, &str); 2] = [
     (
@@ -42,34 +44,59 @@ fn main() {
         root.join("Cargo.toml").display()
     );
 
+    // Modules built elsewhere (`starform-wasm export-modules DIR`): the fuzz
+    // build runs on a nightly toolchain that has no wasm32 target, and must
+    // fuzz the very bytes the tests ran anyway.
+    println!("cargo:rerun-if-env-changed={PREBUILT_DIR}");
+    if let Some(dir) = env::var_os(PREBUILT_DIR) {
+        for (_, stem, var) in MODULES {
+            let path = PathBuf::from(&dir).join(format!("{stem}.wasm"));
+            if !path.is_file() {
+                fail(&format!("{PREBUILT_DIR}: expected {}", path.display()));
+            }
+            println!("cargo:rerun-if-changed={}", path.display());
+            println!("cargo:rustc-env={var}={}", path.display());
+        }
+        return;
+    }
+
+    // One cargo run per module: built together, cargo would unify their
+    // dependencies' features, and the filter would carry the transform's
+    // serde_json features (preserve_order pulls in indexmap: +40 KB).
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--target", TARGET, "--profile", PROFILE])
-        .arg("--target-dir")
-        .arg(&target_dir);
     for (package, _, _) in MODULES {
-        cmd.args(["-p", package]);
-    }
-    // The outer build's flags and wrappers are for the host target, not wasm.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PROFILE_RELEASE_DEBUG",
-    ] {
-        cmd.env_remove(var);
-    }
-    let status = cmd.status();
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => fail(&format!(
-            "building the wasm modules failed ({s}); is the target installed? `rustup target add {TARGET}`"
-        )),
-        Err(e) => fail(&format!("could not run cargo for the wasm modules: {e}")),
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(&root)
+            .args([
+                "build",
+                "--target",
+                TARGET,
+                "--profile",
+                PROFILE,
+                "-p",
+                package,
+            ])
+            .arg("--target-dir")
+            .arg(&target_dir);
+        // The outer build's flags and wrappers are for the host target, not wasm.
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_TARGET",
+            "CARGO_BUILD_RUSTFLAGS",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CARGO_PROFILE_RELEASE_DEBUG",
+        ] {
+            cmd.env_remove(var);
+        }
+        match cmd.status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => fail(&format!(
+                "building {package} for wasm failed ({s}); is the target installed? `rustup target add {TARGET}`"
+            )),
+            Err(e) => fail(&format!("could not run cargo for {package}: {e}")),
+        }
     }
 
     for (_, stem, var) in MODULES {

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=0
-if [ "${1:-}" = "--smoke" ]; then SMOKE=1; fi
+if [ "${1:-}" = "--smoke" ]; then SMOKE=1; shift; fi
+# Any other arguments go to bench/envoy_bench.py (e.g. --baseline FILE, --seconds N).
 
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
@@ -26,5 +27,6 @@ if [ "$SMOKE" = 1 ]; then
 else
   ENVOY_ARGS=()
 fi
+ENVOY_ARGS+=("$@")
 python3 bench/envoy_bench.py --envoy "$ENVOY" --starform "$MODULES/starform_envoy_filter.wasm" \
   --noop "$NOOP" "${ENVOY_ARGS[@]}"

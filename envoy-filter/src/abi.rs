@@ -1,10 +1,9 @@
-//! The few proxy-wasm host calls the filter makes, declared here rather than
-//! taken from `proxy_wasm::hostcalls`: those `panic!` on any status they do
-//! not expect (a panic traps the VM, and a fail-closed filter then answers
-//! 503 to every request), take their property path as a `Vec` built per
-//! call, and read the status as a Rust enum, which is undefined behaviour for
-//! a value outside it. Here every status is a plain `u32` and every non-zero
-//! one is an `Err`.
+//! The few proxy-wasm (ABI 0.2.1) host calls the filter makes. The filter
+//! does not use the `proxy-wasm` SDK: its hostcalls `panic!` on statuses they
+//! do not expect (a trap, and a fail-closed filter then answers 503 to every
+//! request), and its dispatcher boxes a trait object per context and looks
+//! it up on every callback. Here every status is a plain `u32` and every
+//! non-zero one is an `Err`; the exports are in [`crate::glue`].
 
 use std::ptr::{null_mut, NonNull};
 
@@ -31,6 +30,9 @@ pub enum MetricType {
 /// proxy-wasm `BufferType::PluginConfiguration`.
 const PLUGIN_CONFIGURATION: u32 = 7;
 
+/// proxy-wasm `MapType::HttpResponseHeaders`.
+const RESPONSE_HEADERS: u32 = 2;
+
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
@@ -54,12 +56,21 @@ extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
 /// Bytes the host wrote into memory it obtained from this module's
-/// `proxy_on_memory_allocate` (proxy-wasm's allocator: a boxed slice of
-/// exactly the returned size), freed on drop.
+/// `proxy_on_memory_allocate` ([`allocate`]: a boxed slice of exactly the
+/// requested size), freed on drop.
 pub struct HostBytes {
     ptr: NonNull<u8>,
     len: usize,
@@ -91,6 +102,12 @@ impl Drop for HostBytes {
             ))
         });
     }
+}
+
+/// Memory for the host to return data in (`proxy_on_memory_allocate`): a
+/// boxed slice of `size` bytes, adopted and freed by [`HostBytes`].
+pub fn allocate(size: usize) -> *mut u8 {
+    Box::into_raw(Box::<[u8]>::new_uninit_slice(size)).cast::<u8>()
 }
 
 fn status(code: u32) -> Result<(), u32> {
@@ -157,4 +174,40 @@ pub fn increment_metric(id: u32, offset: i64) -> Result<(), u32> {
 pub fn record_metric(id: u32, value: u64) -> Result<(), u32> {
     // SAFETY: plain values.
     status(unsafe { proxy_record_metric(id, value) })
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn now_nanos() -> Result<u64, u32> {
+    let mut now: u64 = 0;
+    // SAFETY: the host writes `now` during the call.
+    status(unsafe { proxy_get_current_time_nanoseconds(&mut now) })?;
+    Ok(now)
+}
+
+/// Asks for `proxy_on_tick` every `millis` on this root context.
+pub fn set_tick_period(millis: u32) -> Result<(), u32> {
+    // SAFETY: a plain value.
+    status(unsafe { proxy_set_tick_period_milliseconds(millis) })
+}
+
+/// A response header's value (`Ok(None)` when absent).
+pub fn response_header(name: &[u8]) -> Result<Option<HostBytes>, u32> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    // SAFETY: as in `property`.
+    let code = unsafe {
+        proxy_get_header_map_value(
+            RESPONSE_HEADERS,
+            name.as_ptr(),
+            name.len(),
+            &mut data,
+            &mut size,
+        )
+    };
+    match code {
+        // SAFETY: as in `property`.
+        OK => Ok(unsafe { HostBytes::adopt(data, size) }),
+        NOT_FOUND => Ok(None),
+        other => Err(other),
+    }
 }

@@ -2,7 +2,7 @@
 //! compiled once. Every error names the field it is about, because the only
 //! place an operator sees it is one Envoy log line.
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -111,7 +111,7 @@ pub enum ConfigError {
     Regex {
         field: &'static str,
         #[source]
-        source: regex::Error,
+        source: regex_lite::Error,
     },
     #[error("field `{field}`: missing named group `(?P<{group}>...)`")]
     MissingGroup {

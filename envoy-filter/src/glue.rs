@@ -1,142 +1,340 @@
-//! proxy-wasm glue: translates Envoy's callbacks into the core and the core's
-//! needs into host calls ([`crate::abi`]). No decisions are made here.
+//! proxy-wasm glue: the ABI 0.2.1 exports Envoy calls, translated into the
+//! core ([`Recorder`]) and the core's needs into host calls ([`crate::abi`]).
+//! No decisions are made here.
 //!
-//! Each Envoy worker runs its own VM, so one [`Recorder`] per root context is
-//! shared by that root's HTTP contexts; Envoy sums same-named metrics across
-//! workers.
+//! Each Envoy worker runs its own VM; one [`Recorder`] per root context is
+//! shared by that root's HTTP contexts, and Envoy sums same-named metrics
+//! across workers. Callbacks the filter has no use for (request and response
+//! trailers, metadata, network filters) are not exported at all, so Envoy
+//! skips them instead of entering the VM.
+//!
+//! Per request: the route name is read once, at the request headers (the
+//! route is chosen before the filter chain runs); an attributed request then
+//! reads the clock there and at the end, `:status` at the response headers,
+//! and takes its sizes from the body callbacks' arguments. Everything else
+//! waits in VM memory for the tick.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::ContextType;
+use hashbrown::HashMap;
 
 use crate::abi::{self, HostBytes, LogLevel, MetricType};
 use crate::metrics::{MetricKind, MetricSink, SinkError};
-use crate::request::{decode_i64_le, decode_u64_le, FactSource, RequestFacts};
-use crate::{Config, Recorder, VERSION_STAMP};
+use crate::request::{parse_status, RequestFacts};
+use crate::{Config, Outcome, Recorder, VERSION_STAMP};
 
-// Property paths, NUL-separated as the ABI wants them, built at compile time
-// so a request formats nothing.
+// Property path, NUL-separated as the ABI wants it.
 const ROUTE_NAME: &[u8] = b"xds\0route_name";
-const RESPONSE_CODE: &[u8] = b"response\0code";
-const REQUEST_DURATION: &[u8] = b"request\0duration";
-const REQUEST_TOTAL_SIZE: &[u8] = b"request\0total_size";
-const RESPONSE_TOTAL_SIZE: &[u8] = b"response\0total_size";
+const STATUS: &[u8] = b":status";
 
-proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
-}}
+/// How often counts held in VM memory are handed to Envoy.
+pub const FLUSH_PERIOD_MS: u32 = 1000;
+
+// proxy-wasm `Action::Continue` and the ABI's booleans.
+const CONTINUE: u32 = 0;
+const TRUE: u32 = 1;
+const FALSE: u32 = 0;
+
+/// One VM's contexts. Root contexts are few (one per plugin sharing the
+/// VM); streams are the requests in flight on this worker.
+#[derive(Default)]
+struct Vm {
+    roots: HashMap<u32, Root>,
+    streams: HashMap<u32, Stream>,
+}
 
 #[derive(Default)]
 struct Root {
-    recorder: Option<Rc<RefCell<Recorder>>>,
+    /// `None` until a configuration was accepted: requests are then not
+    /// counted at all (Envoy refuses to run a plugin whose configure failed).
+    recorder: Option<Recorder>,
 }
 
-impl Context for Root {}
+struct Stream {
+    root: u32,
+    /// Set at the request headers; `None` if they never arrived.
+    outcome: Option<Outcome>,
+    started_nanos: Option<u64>,
+    facts: RequestFacts,
+}
 
-impl RootContext for Root {
-    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
-        abi::log(LogLevel::Info, &format!("{VERSION_STAMP}: VM started"));
-        true
+impl Stream {
+    fn attributed(&self) -> bool {
+        matches!(self.outcome, Some(Outcome::Attributed(_)))
     }
+}
 
-    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        let parsed = match abi::plugin_configuration(plugin_configuration_size) {
-            Ok(bytes) => Config::parse(bytes.as_ref().map_or(&[][..], HostBytes::as_slice))
-                .map_err(|e| e.to_string()),
-            Err(status) => Err(format!(
-                "could not read the plugin configuration (status {status})"
-            )),
-        };
-        match parsed {
-            Ok(config) => {
-                abi::log(
-                    LogLevel::Info,
-                    &format!(
-                        "{VERSION_STAMP}: configured: preview_policy={}, max_label_sets={}, max_cached_routes={}",
-                        config.preview_policy.as_str(),
-                        config.max_label_sets,
-                        config.max_cached_routes
-                    ),
-                );
-                self.recorder = Some(Rc::new(RefCell::new(Recorder::new(&config))));
-                true
-            }
-            Err(message) => {
-                abi::log(
-                    LogLevel::Error,
-                    &format!("{VERSION_STAMP}: rejected plugin configuration: {message}"),
-                );
-                false
-            }
+thread_local! {
+    // A VM is single-threaded; the exports below are its only entry points.
+    static VM: RefCell<Vm> = RefCell::new(Vm::default());
+}
+
+/// Runs `f` on the VM state. A re-entrant call (the host calling back into
+/// the VM from inside a host call) finds it borrowed and does nothing rather
+/// than trap.
+fn with_vm<R: Default>(f: impl FnOnce(&mut Vm) -> R) -> R {
+    VM.with(|vm| {
+        vm.try_borrow_mut()
+            .map(|mut vm| f(&mut vm))
+            .unwrap_or_default()
+    })
+}
+
+fn with_stream(context_id: u32, f: impl FnOnce(&mut Stream)) {
+    with_vm(|vm| {
+        if let Some(stream) = vm.streams.get_mut(&context_id) {
+            f(stream);
         }
-    }
+    });
+}
 
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
+fn read_route_name() -> Option<HostBytes> {
+    abi::property(ROUTE_NAME).ok().flatten()
+}
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // Always Some: the dispatcher panics on None.
-        Some(Box::new(Http {
-            recorder: self.recorder.clone(),
-        }))
+fn now() -> Option<u64> {
+    abi::now_nanos().ok()
+}
+
+#[cfg(target_os = "wasi")]
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// Reactor initialisation (static constructors of the C runtime).
+#[no_mangle]
+pub extern "C" fn _initialize() {
+    // SAFETY: the linker-provided constructor list, run once by the host
+    // before any other export.
+    #[cfg(target_os = "wasi")]
+    unsafe {
+        __wasm_call_ctors();
     }
 }
 
-struct Http {
-    recorder: Option<Rc<RefCell<Recorder>>>,
+#[no_mangle]
+pub extern "C" fn proxy_abi_version_0_2_1() {}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
+    abi::allocate(size)
 }
 
-impl Context for Http {}
+#[no_mangle]
+pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
+    with_vm(|vm| {
+        if parent_context_id == 0 {
+            vm.roots.insert(context_id, Root::default());
+        } else {
+            vm.streams.insert(
+                context_id,
+                Stream {
+                    root: parent_context_id,
+                    outcome: None,
+                    started_nanos: None,
+                    facts: RequestFacts::default(),
+                },
+            );
+        }
+    });
+}
 
-impl HttpContext for Http {
-    fn on_log(&mut self) {
-        let Some(shared) = &self.recorder else {
+#[no_mangle]
+pub extern "C" fn proxy_on_vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> u32 {
+    abi::log(LogLevel::Info, &format!("{VERSION_STAMP}: VM started"));
+    TRUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_configure(
+    root_context_id: u32,
+    plugin_configuration_size: usize,
+) -> u32 {
+    let parsed = match abi::plugin_configuration(plugin_configuration_size) {
+        Ok(bytes) => Config::parse(bytes.as_ref().map_or(&[][..], HostBytes::as_slice))
+            .map_err(|e| e.to_string()),
+        Err(status) => Err(format!(
+            "could not read the plugin configuration (status {status})"
+        )),
+    };
+    let config = match parsed {
+        Ok(config) => config,
+        Err(message) => {
+            abi::log(
+                LogLevel::Error,
+                &format!("{VERSION_STAMP}: rejected plugin configuration: {message}"),
+            );
+            return FALSE;
+        }
+    };
+    if let Err(status) = abi::set_tick_period(FLUSH_PERIOD_MS) {
+        abi::log(
+            LogLevel::Error,
+            &format!("{VERSION_STAMP}: the host refused a tick period (status {status}); counters could never be flushed"),
+        );
+        return FALSE;
+    }
+    abi::log(
+        LogLevel::Info,
+        &format!(
+            "{VERSION_STAMP}: configured: preview_policy={}, max_label_sets={}, max_cached_routes={}, flush every {FLUSH_PERIOD_MS} ms",
+            config.preview_policy.as_str(),
+            config.max_label_sets,
+            config.max_cached_routes
+        ),
+    );
+    let recorder = Recorder::new(&config);
+    with_vm(|vm| {
+        vm.roots.entry(root_context_id).or_default().recorder = Some(recorder);
+    });
+    TRUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_tick(root_context_id: u32) {
+    flush(root_context_id);
+}
+
+fn flush(root_context_id: u32) {
+    with_vm(|vm| {
+        if let Some(recorder) = vm
+            .roots
+            .get_mut(&root_context_id)
+            .and_then(|root| root.recorder.as_mut())
+        {
+            let refused_before = recorder.sink_errors().count;
+            recorder.flush(&mut HostSink);
+            warn_on_first_refusal(recorder, refused_before);
+        }
+    });
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_headers(
+    context_id: u32,
+    _headers: usize,
+    _end_of_stream: u32,
+) -> u32 {
+    with_vm(|vm| {
+        let Vm { roots, streams } = vm;
+        let Some(stream) = streams.get_mut(&context_id) else {
             return;
         };
-        let Ok(mut recorder) = shared.try_borrow_mut() else {
+        let Some(recorder) = roots
+            .get_mut(&stream.root)
+            .and_then(|root| root.recorder.as_mut())
+        else {
             return;
         };
+        let route = read_route_name();
+        let outcome = recorder.outcome(route.as_ref().map(HostBytes::as_slice));
+        stream.outcome = Some(outcome);
+        if stream.attributed() {
+            stream.started_nanos = now();
+        }
+    });
+    CONTINUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_body(
+    context_id: u32,
+    body_size: usize,
+    _end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, |stream| {
+        let bytes = &mut stream.facts.request_bytes;
+        *bytes = bytes.saturating_add(body_size as u64);
+    });
+    CONTINUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_headers(
+    context_id: u32,
+    _headers: usize,
+    _end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, |stream| {
+        if stream.attributed() {
+            stream.facts.response_code = abi::response_header(STATUS)
+                .ok()
+                .flatten()
+                .and_then(|value| parse_status(value.as_slice()));
+        }
+    });
+    CONTINUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_body(
+    context_id: u32,
+    body_size: usize,
+    _end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, |stream| {
+        let bytes = &mut stream.facts.response_bytes;
+        *bytes = bytes.saturating_add(body_size as u64);
+    });
+    CONTINUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_log(context_id: u32) {
+    with_vm(|vm| {
+        let Vm { roots, streams } = vm;
+        let Some(stream) = streams.get_mut(&context_id) else {
+            return;
+        };
+        let Some(recorder) = roots
+            .get_mut(&stream.root)
+            .and_then(|root| root.recorder.as_mut())
+        else {
+            return;
+        };
+        // Headers never seen (a stream reset first): the route, if any, is
+        // known by now.
+        let outcome = match stream.outcome {
+            Some(outcome) => outcome,
+            None => {
+                let route = read_route_name();
+                recorder.outcome(route.as_ref().map(HostBytes::as_slice))
+            }
+        };
+        if let (Outcome::Attributed(_), Some(start)) = (outcome, stream.started_nanos) {
+            stream.facts.duration_nanos = now().and_then(|end| end.checked_sub(start));
+        }
         let refused_before = recorder.sink_errors().count;
-        recorder.record(&mut HostFacts::default(), &mut HostSink);
-        let errors = recorder.sink_errors();
-        // One line when the host first refuses, not one per request.
-        if refused_before == 0 {
-            if let Some(e) = errors.last {
-                abi::log(
-                    LogLevel::Warn,
-                    &format!("{VERSION_STAMP}: host refused a metric call ({e}); affected series are dropped"),
-                );
-            }
+        recorder.record(outcome, &stream.facts, &mut HostSink);
+        warn_on_first_refusal(recorder, refused_before);
+    });
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
+    // A root context ends with its plugin (configuration change, drain):
+    // hand over what is still counted only here.
+    flush(context_id);
+    TRUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_delete(context_id: u32) {
+    with_vm(|vm| {
+        if vm.streams.remove(&context_id).is_none() {
+            vm.roots.remove(&context_id);
         }
-    }
+    });
 }
 
-/// Reads facts from Envoy properties, on demand.
-#[derive(Default)]
-struct HostFacts {
-    route: Option<HostBytes>,
-}
-
-fn read_property(path: &[u8]) -> Option<HostBytes> {
-    abi::property(path).ok().flatten()
-}
-
-impl FactSource for HostFacts {
-    fn route_name(&mut self) -> Option<&[u8]> {
-        self.route = read_property(ROUTE_NAME);
-        self.route.as_ref().map(HostBytes::as_slice)
-    }
-
-    fn request_facts(&mut self) -> RequestFacts {
-        let u64_of = |path| read_property(path).and_then(|b| decode_u64_le(b.as_slice()));
-        RequestFacts {
-            response_code: read_property(RESPONSE_CODE).and_then(|b| decode_i64_le(b.as_slice())),
-            duration_nanos: u64_of(REQUEST_DURATION),
-            request_bytes: u64_of(REQUEST_TOTAL_SIZE),
-            response_bytes: u64_of(RESPONSE_TOTAL_SIZE),
+/// One line when the host first refuses a metric call, not one per request.
+fn warn_on_first_refusal(recorder: &Recorder, refused_before: u64) {
+    if refused_before == 0 {
+        if let Some(e) = recorder.sink_errors().last {
+            abi::log(
+                LogLevel::Warn,
+                &format!("{VERSION_STAMP}: host refused a metric call ({e}); affected series are dropped"),
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 //! The filter derives project/environment/service from the xDS route name
 //! (docs/contracts.md §1) and records tenant-labelled request metrics
 //! (§3–5). The core knows nothing of proxy-wasm: the host is a
-//! [`MetricSink`] and a [`FactSource`].
+//! [`MetricSink`]; the glue gathers each request's [`RequestFacts`].
 
 pub mod config;
 pub mod metrics;
@@ -24,7 +24,7 @@ pub use config::{Config, ConfigError, PreviewPolicy};
 pub use metrics::{MetricKind, MetricSink, SinkError};
 pub use policy::Outcome;
 pub use recorder::Recorder;
-pub use request::{CodeClass, FactSource, RequestFacts};
+pub use request::{CodeClass, RequestFacts};
 pub use route::Unattributed;
 
 /// Logged at VM start, so a deployed module identifies itself.

@@ -1,7 +1,7 @@
 //! What an attributed identity is counted as: the preview policy, and the
 //! outcome a route name resolves to (cached per route name).
 
-use regex::Regex;
+use regex_lite::Regex;
 use starform_labels::{DnsLabel, Identity};
 
 use crate::config::{Config, PreviewPolicy};

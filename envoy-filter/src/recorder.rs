@@ -1,17 +1,26 @@
 //! Per-VM state and the per-request path: route name → cached outcome →
-//! cached metric ids → host calls. After a route's first request the path
-//! does one hash lookup and no allocation or formatting of its own.
+//! counts in VM memory, plus one histogram sample per attributed request.
+//! After a route's first request the path does one hash lookup and no
+//! allocation or formatting of its own; counters reach the host only when
+//! [`Recorder::flush`] runs (the glue calls it on every tick).
 
 use hashbrown::HashMap;
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::config::Config;
 use crate::metrics::{MetricSink, SinkErrors, Slot};
 use crate::names;
 use crate::policy::{Decision, Outcome, PreviewRule};
-use crate::registry::{LabelSet, Registry};
-use crate::request::{whole_millis, CodeClass, FactSource};
+use crate::registry::{LabelSet, LabelSetId, Registry};
+use crate::request::{whole_millis, CodeClass, RequestFacts};
 use crate::route::{parse_route, Unattributed};
+
+/// A counter without tenant labels: its slot and what is not yet flushed.
+#[derive(Debug, Clone, Copy, Default)]
+struct SelfCounter {
+    slot: Slot,
+    pending: u64,
+}
 
 /// Everything one VM (one Envoy worker) keeps between requests.
 #[derive(Debug)]
@@ -23,9 +32,12 @@ pub struct Recorder {
     /// from clients, so their number is the number of configured routes.
     routes: HashMap<Box<[u8]>, Outcome>,
     registry: Registry,
-    unattributed: [Slot; Unattributed::ALL.len()],
-    overflow: Slot,
-    suppressed: Slot,
+    /// Label sets with pending counts, each once, so a flush touches only
+    /// what moved.
+    dirty: Vec<LabelSetId>,
+    unattributed: [SelfCounter; Unattributed::ALL.len()],
+    overflow: SelfCounter,
+    suppressed: SelfCounter,
     errors: SinkErrors,
 }
 
@@ -37,73 +49,116 @@ impl Recorder {
             max_cached_routes: config.max_cached_routes,
             routes: HashMap::new(),
             registry: Registry::new(config.max_label_sets),
-            unattributed: [Slot::Undefined; Unattributed::ALL.len()],
-            overflow: Slot::Undefined,
-            suppressed: Slot::Undefined,
+            dirty: Vec::new(),
+            unattributed: [SelfCounter::default(); Unattributed::ALL.len()],
+            overflow: SelfCounter::default(),
+            suppressed: SelfCounter::default(),
             errors: SinkErrors::default(),
         }
     }
 
-    /// Records one finished request and says how it was counted.
-    pub fn record<F: FactSource, S: MetricSink>(&mut self, facts: &mut F, sink: &mut S) -> Outcome {
-        let outcome = self.outcome(facts.route_name());
-        let errors = &mut self.errors;
-        match outcome {
-            Outcome::Unattributed(reason) => {
-                if let Some(slot) = self.unattributed.get_mut(reason.index()) {
-                    slot.add(
-                        sink,
-                        1,
-                        || names::tagged(names::UNATTRIBUTED_TOTAL, &[("reason", reason.as_str())]),
-                        errors,
-                    );
-                }
-            }
-            Outcome::SuppressedPreview => {
-                self.suppressed.add(
-                    sink,
-                    1,
-                    || names::SUPPRESSED_PREVIEW_TOTAL.to_owned(),
-                    errors,
-                );
-            }
-            Outcome::Overflow => {
-                self.overflow
-                    .add(sink, 1, || names::OVERFLOW_TOTAL.to_owned(), errors);
-            }
-            Outcome::Attributed(id) => {
-                let f = facts.request_facts();
-                let Some(set) = self.registry.get_mut(id) else {
-                    return outcome;
-                };
-                let identity = &set.identity;
-                let class = CodeClass::of(f.response_code);
-                if let Some(slot) = set.requests.get_mut(class.index()) {
-                    slot.add(sink, 1, || LabelSet::requests_name(identity, class), errors);
-                }
-                if let Some(nanos) = f.duration_nanos {
-                    set.duration.record(
-                        sink,
-                        whole_millis(nanos),
-                        || LabelSet::name(identity, names::REQUEST_DURATION_MS),
-                        errors,
-                    );
-                }
-                set.request_bytes.add(
-                    sink,
-                    f.request_bytes.unwrap_or(0),
-                    || LabelSet::name(identity, names::REQUEST_BYTES_TOTAL),
-                    errors,
-                );
-                set.response_bytes.add(
-                    sink,
-                    f.response_bytes.unwrap_or(0),
-                    || LabelSet::name(identity, names::RESPONSE_BYTES_TOTAL),
-                    errors,
-                );
-            }
+    /// Counts one finished request under `outcome` (from
+    /// [`Recorder::outcome`] for its route name). Only an attributed request
+    /// uses `facts`, and only its duration reaches the host now (Envoy owns
+    /// the histogram's buckets); counts wait for [`Recorder::flush`].
+    pub fn record<S: MetricSink>(&mut self, outcome: Outcome, facts: &RequestFacts, sink: &mut S) {
+        let counter = match outcome {
+            Outcome::Attributed(id) => return self.record_attributed(id, facts, sink),
+            Outcome::Unattributed(reason) => self.unattributed.get_mut(reason.index()),
+            Outcome::SuppressedPreview => Some(&mut self.suppressed),
+            Outcome::Overflow => Some(&mut self.overflow),
+        };
+        if let Some(counter) = counter {
+            counter.pending = counter.pending.saturating_add(1);
         }
-        outcome
+    }
+
+    fn record_attributed<S: MetricSink>(
+        &mut self,
+        id: LabelSetId,
+        facts: &RequestFacts,
+        sink: &mut S,
+    ) {
+        let Some(set) = self.registry.get_mut(id) else {
+            return;
+        };
+        if set.pending.is_empty() {
+            self.dirty.push(id);
+        }
+        let pending = &mut set.pending;
+        if let Some(n) = pending
+            .requests
+            .get_mut(CodeClass::of(facts.response_code).index())
+        {
+            *n = n.saturating_add(1);
+        }
+        pending.request_bytes = pending.request_bytes.saturating_add(facts.request_bytes);
+        pending.response_bytes = pending.response_bytes.saturating_add(facts.response_bytes);
+        if let Some(nanos) = facts.duration_nanos {
+            let identity = &set.identity;
+            set.duration.record(
+                sink,
+                whole_millis(nanos),
+                || LabelSet::name(identity, names::REQUEST_DURATION_MS),
+                &mut self.errors,
+            );
+        }
+    }
+
+    /// Hands every pending count to the host: one increment per counter
+    /// that moved since the last flush, defining it on first use.
+    pub fn flush<S: MetricSink>(&mut self, sink: &mut S) {
+        let errors = &mut self.errors;
+        for id in self.dirty.drain(..) {
+            let Some(set) = self.registry.get_mut(id) else {
+                continue;
+            };
+            let pending = std::mem::take(&mut set.pending);
+            let identity = &set.identity;
+            for (class, (slot, n)) in CodeClass::ALL
+                .iter()
+                .zip(set.requests.iter_mut().zip(pending.requests))
+            {
+                slot.add(
+                    sink,
+                    n,
+                    || LabelSet::requests_name(identity, *class),
+                    errors,
+                );
+            }
+            set.request_bytes.add(
+                sink,
+                pending.request_bytes,
+                || LabelSet::name(identity, names::REQUEST_BYTES_TOTAL),
+                errors,
+            );
+            set.response_bytes.add(
+                sink,
+                pending.response_bytes,
+                || LabelSet::name(identity, names::RESPONSE_BYTES_TOTAL),
+                errors,
+            );
+        }
+        for (reason, counter) in Unattributed::ALL.iter().zip(self.unattributed.iter_mut()) {
+            let n = std::mem::take(&mut counter.pending);
+            counter.slot.add(
+                sink,
+                n,
+                || names::tagged(names::UNATTRIBUTED_TOTAL, &[("reason", reason.as_str())]),
+                errors,
+            );
+        }
+        let n = std::mem::take(&mut self.suppressed.pending);
+        self.suppressed.slot.add(
+            sink,
+            n,
+            || names::SUPPRESSED_PREVIEW_TOTAL.to_owned(),
+            errors,
+        );
+        let n = std::mem::take(&mut self.overflow.pending);
+        self.overflow
+            .slot
+            .add(sink, n, || names::OVERFLOW_TOTAL.to_owned(), errors);
     }
 
     /// The outcome for a route name, from the cache or worked out once.
@@ -160,7 +215,6 @@ impl Recorder {
 mod tests {
     use super::*;
     use crate::metrics::{MetricKind, SinkError};
-    use crate::request::RequestFacts;
     use std::collections::BTreeMap;
 
     /// Records what the core asks of the host, by metric name.
@@ -171,6 +225,7 @@ mod tests {
         histograms: BTreeMap<String, Vec<u64>>,
         refuse: Option<SinkError>,
         refused: usize,
+        increments: usize,
     }
 
     impl FakeSink {
@@ -199,6 +254,7 @@ mod tests {
         }
         fn increment(&mut self, id: u32, offset: u64) -> Result<(), SinkError> {
             assert!(offset > 0, "Envoy rejects offset {offset}");
+            self.increments += 1;
             assert_eq!(self.defined[id as usize].0, MetricKind::Counter);
             *self.counters.entry(self.name(id).to_owned()).or_default() += offset;
             Ok(())
@@ -211,34 +267,30 @@ mod tests {
         }
     }
 
-    /// One request's facts, counting how often each is read.
-    struct Req {
-        route: Option<Vec<u8>>,
-        facts: RequestFacts,
-        fact_reads: usize,
-    }
-
-    impl FactSource for Req {
-        fn route_name(&mut self) -> Option<&[u8]> {
-            self.route.as_deref()
-        }
-        fn request_facts(&mut self) -> RequestFacts {
-            self.fact_reads += 1;
-            self.facts
+    fn facts(code: i64) -> RequestFacts {
+        RequestFacts {
+            response_code: Some(code),
+            duration_nanos: Some(3_700_000),
+            request_bytes: 120,
+            response_bytes: 80,
         }
     }
 
-    fn req(route: &str, code: i64) -> Req {
-        Req {
-            route: Some(route.as_bytes().to_vec()),
-            facts: RequestFacts {
-                response_code: Some(code),
-                duration_nanos: Some(3_700_000),
-                request_bytes: Some(120),
-                response_bytes: Some(80),
-            },
-            fact_reads: 0,
-        }
+    /// One request the way the glue does it: outcome at request headers,
+    /// record at the end of the stream.
+    fn send(
+        r: &mut Recorder,
+        sink: &mut FakeSink,
+        route: Option<&str>,
+        f: RequestFacts,
+    ) -> Outcome {
+        let outcome = r.outcome(route.map(str::as_bytes));
+        r.record(outcome, &f, sink);
+        outcome
+    }
+
+    fn req(r: &mut Recorder, sink: &mut FakeSink, route: &str, code: i64) -> Outcome {
+        send(r, sink, Some(route), facts(code))
     }
 
     fn route(p: &str, e: &str, s: &str) -> String {
@@ -255,23 +307,29 @@ mod tests {
     fn attributed_request_defines_and_bumps_exact_series() {
         let mut r = recorder("{}");
         let mut sink = FakeSink::default();
-        let mut q = req(&route("acme", "prod", "api"), 200);
         assert!(matches!(
-            r.record(&mut q, &mut sink),
+            req(&mut r, &mut sink, &route("acme", "prod", "api"), 200),
             Outcome::Attributed(_)
         ));
-        assert_eq!(q.fact_reads, 1);
+        // Only the histogram sample goes out per request.
+        assert_eq!(
+            sink.defined,
+            vec![(MetricKind::Histogram, "starform_http_request_duration_milliseconds_project=.=acme;.;environment=.=prod;.;service=.=api;.;".to_owned())]
+        );
+        assert!(sink.counters.is_empty());
+        r.flush(&mut sink);
         assert_eq!(
             sink.defined,
             vec![
-                (MetricKind::Counter, REQ_ACME.to_owned()),
                 (MetricKind::Histogram, "starform_http_request_duration_milliseconds_project=.=acme;.;environment=.=prod;.;service=.=api;.;".to_owned()),
+                (MetricKind::Counter, REQ_ACME.to_owned()),
                 (MetricKind::Counter, "starform_http_request_bytes_total_project=.=acme;.;environment=.=prod;.;service=.=api;.;".to_owned()),
                 (MetricKind::Counter, "starform_http_response_bytes_total_project=.=acme;.;environment=.=prod;.;service=.=api;.;".to_owned()),
             ]
         );
         // A second request reuses every id.
-        r.record(&mut req(&route("acme", "prod", "api"), 201), &mut sink);
+        req(&mut r, &mut sink, &route("acme", "prod", "api"), 201);
+        r.flush(&mut sink);
         assert_eq!(sink.defined.len(), 4);
         assert_eq!(sink.counters[REQ_ACME], 2);
         assert_eq!(
@@ -287,11 +345,12 @@ mod tests {
         let mut r = recorder("{}");
         let mut sink = FakeSink::default();
         for code in [101, 200, 302, 404, 404, 503, 0, 700] {
-            r.record(&mut req(&route("acme", "prod", "api"), code), &mut sink);
+            req(&mut r, &mut sink, &route("acme", "prod", "api"), code);
         }
-        let mut q = req(&route("acme", "prod", "api"), 0);
-        q.facts.response_code = None;
-        r.record(&mut q, &mut sink);
+        let mut f = facts(0);
+        f.response_code = None;
+        send(&mut r, &mut sink, Some(&route("acme", "prod", "api")), f);
+        r.flush(&mut sink);
         let counts: Vec<(String, u64)> = sink
             .counters
             .iter()
@@ -313,37 +372,38 @@ mod tests {
     }
 
     #[test]
-    fn unattributed_requests_count_by_reason_and_read_nothing_else() {
+    fn unattributed_requests_count_by_reason() {
         let mut r = recorder("{}");
         let mut sink = FakeSink::default();
-        let mut requests = vec![
-            Req {
-                route: None,
-                facts: RequestFacts::default(),
-                fact_reads: 0,
-            },
-            Req {
-                route: Some(Vec::new()),
-                facts: RequestFacts::default(),
-                fact_reads: 0,
-            },
-            req("legacy-route", 200),
-            Req {
-                route: Some(b"httproute/ns/acme.prod.\xff/rule/0/match/0/h".to_vec()),
-                facts: RequestFacts::default(),
-                fact_reads: 0,
-            },
-            req(&route("Acme", "prod", "api"), 200),
-            req(&route("acme", "prod", "my_svc"), 200),
-            req(&route("acme", "prod", "api"), 200),
-        ];
-        for q in &mut requests {
-            r.record(q, &mut sink);
-        }
+        let outcomes: Vec<Outcome> = [
+            None,
+            Some(""),
+            Some("legacy-route"),
+            Some(route("Acme", "prod", "api").as_str()),
+            Some(route("acme", "prod", "my_svc").as_str()),
+            Some(route("acme", "prod", "api").as_str()),
+        ]
+        .into_iter()
+        .map(|name| send(&mut r, &mut sink, name, facts(200)))
+        .collect();
+        let mut bad = r.outcome(Some(b"httproute/ns/acme.prod.\xff/rule/0/match/0/h"));
+        r.record(bad, &facts(200), &mut sink);
+        bad = r.outcome(Some(b"httproute/ns/acme.prod.\xff/rule/0/match/0/h"));
+        assert_eq!(bad, Outcome::Unattributed(Unattributed::PatternMismatch));
         assert_eq!(
-            requests.iter().map(|q| q.fact_reads).collect::<Vec<_>>(),
-            [0, 0, 0, 0, 0, 0, 1]
+            outcomes[..5]
+                .iter()
+                .map(|o| matches!(o, Outcome::Attributed(_)))
+                .collect::<Vec<_>>(),
+            [false; 5]
         );
+        // Unattributed requests send nothing to the host until the flush.
+        assert_eq!(
+            sink.defined.len(),
+            1,
+            "only the attributed request's histogram"
+        );
+        r.flush(&mut sink);
         let u = |reason: &str| {
             sink.counters[&format!("starform_l7_unattributed_requests_total_reason=.={reason};.;")]
         };
@@ -364,9 +424,10 @@ mod tests {
     fn preview_aggregate() {
         let mut r = recorder("{}");
         let mut sink = FakeSink::default();
-        r.record(&mut req(&route("acme", "pr-1", "api"), 200), &mut sink);
-        r.record(&mut req(&route("acme", "pr-2", "api"), 200), &mut sink);
-        r.record(&mut req(&route("acme", "preview-x", "api"), 500), &mut sink);
+        req(&mut r, &mut sink, &route("acme", "pr-1", "api"), 200);
+        req(&mut r, &mut sink, &route("acme", "pr-2", "api"), 200);
+        req(&mut r, &mut sink, &route("acme", "preview-x", "api"), 500);
+        r.flush(&mut sink);
         let p = |c: &str| {
             format!("starform_http_requests_total_project=.=acme;.;environment=.=preview;.;service=.=api;.;code_class=.={c};.;")
         };
@@ -380,8 +441,9 @@ mod tests {
     fn preview_full() {
         let mut r = recorder(r#"{"preview_policy":"full"}"#);
         let mut sink = FakeSink::default();
-        r.record(&mut req(&route("acme", "pr-1", "api"), 200), &mut sink);
-        r.record(&mut req(&route("acme", "pr-2", "api"), 200), &mut sink);
+        req(&mut r, &mut sink, &route("acme", "pr-1", "api"), 200);
+        req(&mut r, &mut sink, &route("acme", "pr-2", "api"), 200);
+        r.flush(&mut sink);
         assert_eq!(r.label_sets(), 2);
         for env in ["pr-1", "pr-2"] {
             let n = format!("starform_http_requests_total_project=.=acme;.;environment=.={env};.;service=.=api;.;code_class=.=2xx;.;");
@@ -393,11 +455,13 @@ mod tests {
     fn preview_suppress() {
         let mut r = recorder(r#"{"preview_policy":"suppress"}"#);
         let mut sink = FakeSink::default();
-        let mut q = req(&route("acme", "pr-1", "api"), 200);
-        assert_eq!(r.record(&mut q, &mut sink), Outcome::SuppressedPreview);
-        r.record(&mut req(&route("acme", "pr-2", "api"), 200), &mut sink);
-        r.record(&mut req(&route("acme", "prod", "api"), 200), &mut sink);
-        assert_eq!(q.fact_reads, 0);
+        assert_eq!(
+            req(&mut r, &mut sink, &route("acme", "pr-1", "api"), 200),
+            Outcome::SuppressedPreview
+        );
+        req(&mut r, &mut sink, &route("acme", "pr-2", "api"), 200);
+        req(&mut r, &mut sink, &route("acme", "prod", "api"), 200);
+        r.flush(&mut sink);
         assert_eq!(
             sink.counters["starform_l7_suppressed_preview_requests_total"],
             2
@@ -415,19 +479,23 @@ mod tests {
     fn overflow_counts_new_sets_without_labels_and_keeps_existing_ones() {
         let mut r = recorder(r#"{"max_label_sets":2}"#);
         let mut sink = FakeSink::default();
-        r.record(&mut req(&route("acme", "prod", "api"), 200), &mut sink);
-        r.record(&mut req(&route("globex", "prod", "api"), 200), &mut sink);
-        let mut q = req(&route("initech", "prod", "api"), 200);
-        assert_eq!(r.record(&mut q, &mut sink), Outcome::Overflow);
-        assert_eq!(q.fact_reads, 0);
-        r.record(&mut req(&route("hooli", "dev", "web"), 200), &mut sink);
-        r.record(&mut req(&route("initech", "prod", "api"), 200), &mut sink);
-        // Existing sets keep counting, also on routes not seen before.
-        r.record(&mut req(&route("acme", "prod", "api"), 404), &mut sink);
-        r.record(
-            &mut req("httproute/other-ns/acme.prod.api/rule/3/match/-1/x", 200),
-            &mut sink,
+        req(&mut r, &mut sink, &route("acme", "prod", "api"), 200);
+        req(&mut r, &mut sink, &route("globex", "prod", "api"), 200);
+        assert_eq!(
+            req(&mut r, &mut sink, &route("initech", "prod", "api"), 200),
+            Outcome::Overflow
         );
+        req(&mut r, &mut sink, &route("hooli", "dev", "web"), 200);
+        req(&mut r, &mut sink, &route("initech", "prod", "api"), 200);
+        // Existing sets keep counting, also on routes not seen before.
+        req(&mut r, &mut sink, &route("acme", "prod", "api"), 404);
+        req(
+            &mut r,
+            &mut sink,
+            "httproute/other-ns/acme.prod.api/rule/3/match/-1/x",
+            200,
+        );
+        r.flush(&mut sink);
         assert_eq!(r.label_sets(), 2);
         assert_eq!(sink.counters["starform_l7_overflow_requests_total"], 3);
         assert_eq!(sink.counters[REQ_ACME], 2);
@@ -448,9 +516,10 @@ mod tests {
         for round in 0..3 {
             for rule in 0..10 {
                 let name = format!("httproute/ns/acme.prod.api/rule/{rule}/match/0/h");
-                r.record(&mut req(&name, 200), &mut sink);
+                req(&mut r, &mut sink, &name, 200);
                 assert!(r.cached_routes() <= 3, "round {round} rule {rule}");
             }
+            r.flush(&mut sink);
         }
         assert_eq!(sink.counters[REQ_ACME], 30);
         // FakeSink asserts no name is defined twice.
@@ -461,11 +530,12 @@ mod tests {
     fn zero_and_absent_facts_are_skipped() {
         let mut r = recorder("{}");
         let mut sink = FakeSink::default();
-        let mut q = req(&route("acme", "prod", "api"), 200);
-        q.facts.request_bytes = Some(0);
-        q.facts.response_bytes = None;
-        q.facts.duration_nanos = None;
-        r.record(&mut q, &mut sink);
+        let mut f = facts(200);
+        f.request_bytes = 0;
+        f.response_bytes = 0;
+        f.duration_nanos = None;
+        send(&mut r, &mut sink, Some(&route("acme", "prod", "api")), f);
+        r.flush(&mut sink);
         assert_eq!(sink.defined_names(), [REQ_ACME]);
     }
 
@@ -477,13 +547,42 @@ mod tests {
             ..FakeSink::default()
         };
         for _ in 0..3 {
-            r.record(&mut req(&route("acme", "prod", "api"), 200), &mut sink);
-            r.record(&mut req("legacy", 200), &mut sink);
+            req(&mut r, &mut sink, &route("acme", "prod", "api"), 200);
+            req(&mut r, &mut sink, "legacy", 200);
+            r.flush(&mut sink);
         }
         // Four series of the label set and one reason, each tried once.
         assert_eq!(sink.refused, 5);
         assert_eq!(r.sink_errors().count, 5);
         assert_eq!(r.sink_errors().last, Some(SinkError(2)));
         assert!(sink.counters.is_empty());
+    }
+
+    #[test]
+    fn flush_sends_each_moved_counter_once_and_nothing_when_idle() {
+        let mut r = recorder("{}");
+        let mut sink = FakeSink::default();
+        for _ in 0..1000 {
+            req(&mut r, &mut sink, &route("acme", "prod", "api"), 200);
+            req(&mut r, &mut sink, "legacy", 200);
+        }
+        let calls_before = sink.increments;
+        r.flush(&mut sink);
+        // requests{2xx}, request bytes, response bytes, one reason.
+        assert_eq!(sink.increments - calls_before, 4);
+        assert_eq!(sink.counters[REQ_ACME], 1000);
+        assert_eq!(
+            sink.counters["starform_l7_unattributed_requests_total_reason=.=pattern_mismatch;.;"],
+            1000
+        );
+        let after_first = sink.increments;
+        r.flush(&mut sink);
+        assert_eq!(
+            sink.increments, after_first,
+            "an idle flush calls the host for nothing"
+        );
+        req(&mut r, &mut sink, &route("acme", "prod", "api"), 200);
+        r.flush(&mut sink);
+        assert_eq!(sink.counters[REQ_ACME], 1001);
     }
 }

@@ -22,6 +22,22 @@ pub struct LabelSet {
     pub duration: Slot,
     pub request_bytes: Slot,
     pub response_bytes: Slot,
+    /// Counted in VM memory since the last flush.
+    pub pending: Pending,
+}
+
+/// A label set's counter increments not yet handed to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pending {
+    pub requests: [u64; CodeClass::ALL.len()],
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        *self == Pending::default()
+    }
 }
 
 impl LabelSet {
@@ -32,6 +48,7 @@ impl LabelSet {
             duration: Slot::Undefined,
             request_bytes: Slot::Undefined,
             response_bytes: Slot::Undefined,
+            pending: Pending::default(),
         }
     }
 

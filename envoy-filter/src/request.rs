@@ -1,28 +1,22 @@
 //! The facts of one finished request, as the core consumes them. How they
-//! are obtained (which properties, how many host calls) is the glue's
-//! business; the core only says which it needs and when.
+//! are obtained is the glue's business: the status from the `:status`
+//! response header, the duration from the host clock, the sizes from the body
+//! callbacks' size arguments (docs/performance.md says why these, and what
+//! each costs), gathered only for requests the core attributes.
 
-/// Source of one request's facts. The core asks for the route name first and
-/// for [`RequestFacts`] only when the request is attributed, so unattributed,
-/// overflowing and suppressed requests cost one host read.
-pub trait FactSource {
-    /// The xDS route name (raw bytes), `None` when absent or unreadable.
-    fn route_name(&mut self) -> Option<&[u8]>;
-    fn request_facts(&mut self) -> RequestFacts;
-}
-
-/// What an attributed request contributes to its series. `None` = the host
-/// did not say (absent, unreadable or malformed property).
+/// What an attributed request contributes to its series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RequestFacts {
-    /// HTTP status sent downstream.
+    /// HTTP status sent downstream; `None` when no response started (stream
+    /// reset) or the `:status` header was malformed.
     pub response_code: Option<i64>,
-    /// From the first request byte to the last response byte.
+    /// From the filter seeing the request headers to the end of the stream;
+    /// `None` when the host clock could not be read or went backwards.
     pub duration_nanos: Option<u64>,
-    /// Request size including headers.
-    pub request_bytes: Option<u64>,
-    /// Response size including headers.
-    pub response_bytes: Option<u64>,
+    /// Request body bytes (headers excluded).
+    pub request_bytes: u64,
+    /// Response body bytes (headers excluded).
+    pub response_bytes: u64,
 }
 
 /// `code_class` tag value.
@@ -82,15 +76,15 @@ impl CodeClass {
     }
 }
 
-/// Envoy's integer properties (`response.code`, `request.duration`,
-/// `*.total_size`): 8 bytes, little-endian. Anything else is malformed.
-pub fn decode_i64_le(bytes: &[u8]) -> Option<i64> {
-    <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
-}
-
-/// As [`decode_i64_le`], for quantities that cannot be negative.
-pub fn decode_u64_le(bytes: &[u8]) -> Option<u64> {
-    decode_i64_le(bytes).and_then(|v| u64::try_from(v).ok())
+/// A `:status` header value: three ASCII digits. Anything else (Envoy
+/// never sends it) is malformed.
+pub fn parse_status(value: &[u8]) -> Option<i64> {
+    match value {
+        [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+            Some(i64::from(a - b'0') * 100 + i64::from(b - b'0') * 10 + i64::from(c - b'0'))
+        }
+        _ => None,
+    }
 }
 
 /// Whole milliseconds, rounded down (a 0.9 ms request lands in the first
@@ -132,15 +126,21 @@ mod tests {
     }
 
     #[test]
-    fn integer_properties() {
-        assert_eq!(decode_i64_le(&200i64.to_le_bytes()), Some(200));
-        assert_eq!(decode_i64_le(&(-1i64).to_le_bytes()), Some(-1));
-        assert_eq!(decode_u64_le(&(-1i64).to_le_bytes()), None);
-        assert_eq!(decode_u64_le(&1_500_000i64.to_le_bytes()), Some(1_500_000));
-        // Wrong widths (e.g. a 4-byte value or a string) are malformed.
-        assert_eq!(decode_i64_le(&200i32.to_le_bytes()), None);
-        assert_eq!(decode_i64_le(b"200"), None);
-        assert_eq!(decode_i64_le(&[]), None);
+    fn status_values() {
+        assert_eq!(parse_status(b"200"), Some(200));
+        assert_eq!(parse_status(b"503"), Some(503));
+        assert_eq!(parse_status(b"099"), Some(99));
+        for bad in [
+            &b""[..],
+            b"20",
+            b"2000",
+            b"20x",
+            b" 200",
+            b"-20",
+            b"\xff\xff\xff",
+        ] {
+            assert_eq!(parse_status(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

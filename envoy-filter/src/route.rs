@@ -1,7 +1,7 @@
 //! Route name → identity (docs/contracts.md §1). The route name is the only
 //! input: it is written by the control plane, never by a client.
 
-use regex::Regex;
+use regex_lite::Regex;
 use starform_labels::{DnsLabel, Identity};
 
 /// Why a request could not be attributed; the `reason` tag value.

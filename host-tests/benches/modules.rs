@@ -347,7 +347,7 @@ fn attributed_requests(n: usize) -> Vec<Request> {
             )))
             .status(status)
             .duration_ms((i * 37 % 400) as u64)
-            .bytes(400 + (i % 50) as u64, 1500 + (i * 131 % 20_000) as u64)
+            .bytes(400 + i % 50, 1500 + i * 131 % 20_000)
         })
         .collect()
 }

@@ -94,11 +94,17 @@ impl Envoy {
         self.0.log_text()
     }
 
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let r = self
-            .0
-            .get(path, headers)
-            .unwrap_or_else(|e| panic!("{e}\n{}", self.log_text()));
+    /// GET, or POST with `body` when it is not empty.
+    fn send(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let method = if body.is_empty() { "GET" } else { "POST" };
+        let r = starform_wasm::envoy::http::send(
+            self.0.listener_port,
+            method,
+            path,
+            headers,
+            body.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.log_text()));
         (r.status, r.body)
     }
 
@@ -185,6 +191,8 @@ enum Expect {
 struct Planned {
     path: &'static str,
     headers: &'static [(&'static str, &'static str)],
+    /// Sent with POST when not empty.
+    body: &'static str,
     status: u16,
     expect: Expect,
 }
@@ -205,17 +213,22 @@ const HOST_OF_ANOTHER_TENANT: &[(&str, &str)] = &[
     ("x-envoy-original-path", "/globex/web"),
 ];
 
-fn run(envoy: &Envoy, plan: &[Planned]) {
-    for p in plan {
-        let (status, _) = envoy.get(p.path, p.headers);
-        assert_eq!(
-            status,
-            p.status,
-            "GET {} (a fail-closed filter that trapped answers 503)\n{}",
-            p.path,
-            envoy.log_text()
-        );
-    }
+/// Sends the plan; returns the response body length of each request.
+fn run(envoy: &Envoy, plan: &[Planned]) -> Vec<usize> {
+    plan.iter()
+        .map(|p| {
+            let (status, body) = envoy.send(p.path, p.headers, p.body);
+            assert_eq!(
+                status,
+                p.status,
+                "{} {} (a fail-closed filter that trapped answers 503)\n{}",
+                if p.body.is_empty() { "GET" } else { "POST" },
+                p.path,
+                envoy.log_text()
+            );
+            body.len()
+        })
+        .collect()
 }
 
 /// The counters the plan implies: requests per label set and class,
@@ -259,6 +272,29 @@ fn expected_histogram_counts(plan: &[Planned]) -> BTreeMap<Vec<(String, String)>
     counts
 }
 
+/// Body bytes per label set: what the byte counters must show (a label set
+/// that moved no bytes has no series). Every route here is a direct
+/// response, which ends the stream at the request headers: a request body
+/// never reaches the filter chain, so no request bytes are counted
+/// (docs/contracts.md §3).
+fn expected_bytes(plan: &[Planned], received: &[usize]) -> Series {
+    let mut want = Series::new();
+    for (p, got) in plan.iter().zip(received) {
+        if let Expect::Counted(set, _) = p.expect {
+            for (name, n) in [("starform_http_response_bytes_total", *got)] {
+                if n > 0 {
+                    *want
+                        .entry(name.to_owned())
+                        .or_default()
+                        .entry(identity_labels(set))
+                        .or_default() += n as f64;
+                }
+            }
+        }
+    }
+    want
+}
+
 const HISTOGRAM: &str = "starform_http_request_duration_milliseconds";
 
 fn histogram_counts(series: &Series) -> BTreeMap<Vec<(String, String)>, f64> {
@@ -268,20 +304,31 @@ fn histogram_counts(series: &Series) -> BTreeMap<Vec<(String, String)>, f64> {
         .unwrap_or_default()
 }
 
+/// Whether a scrape shows everything `plan` implies: the filter flushed its
+/// counters (its tick) and Envoy its histograms (a stats flush).
+fn complete(series: &Series, plan: &[Planned], received: &[usize]) -> bool {
+    let counters = expected_counters(plan)
+        .into_iter()
+        .chain(expected_bytes(plan, received));
+    histogram_counts(series) == expected_histogram_counts(plan)
+        && counters
+            .into_iter()
+            .all(|(name, want)| series.get(&name) == Some(&want))
+}
+
 /// Asserts every `starform_*` series of `text` is exactly what `plan`
-/// implies (bytes: present for each label set and positive).
-fn assert_series(text: &str, plan: &[Planned]) {
+/// implies, bytes included.
+fn assert_series(text: &str, plan: &[Planned], received: &[usize]) {
     let series = parse_starform(text);
     let counters = expected_counters(plan);
+    let bytes = expected_bytes(plan, received);
     let histograms = expected_histogram_counts(plan);
 
-    let mut want_names: BTreeSet<String> = counters.keys().cloned().collect();
+    let mut want_names: BTreeSet<String> = counters.keys().chain(bytes.keys()).cloned().collect();
     if !histograms.is_empty() {
         for suffix in ["_bucket", "_sum", "_count"] {
             want_names.insert(format!("{HISTOGRAM}{suffix}"));
         }
-        want_names.insert("starform_http_request_bytes_total".into());
-        want_names.insert("starform_http_response_bytes_total".into());
     }
     assert_eq!(
         series.keys().cloned().collect::<BTreeSet<_>>(),
@@ -314,17 +361,8 @@ fn assert_series(text: &str, plan: &[Planned]) {
         assert_eq!(buckets["+Inf"], *count, "{set:?}");
     }
 
-    for name in [
-        "starform_http_request_bytes_total",
-        "starform_http_response_bytes_total",
-    ] {
-        let got = series.get(name).cloned().unwrap_or_default();
-        assert_eq!(
-            got.keys().cloned().collect::<BTreeSet<_>>(),
-            histograms.keys().cloned().collect::<BTreeSet<_>>(),
-            "{name}: one series per label set\n{text}"
-        );
-        assert!(got.values().all(|v| *v > 0.0), "{name}\n{text}");
+    for (name, want) in &bytes {
+        assert_eq!(&series[name], want, "{name}\n{text}");
     }
 }
 
@@ -336,98 +374,113 @@ fn envoy_counts_the_known_mix_exactly() {
         Planned {
             path: "/acme/api",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Counted(ACME_PROD_API, "2xx"),
         },
         Planned {
             path: "/acme/api/v1/items?x=1",
             headers: SPOOF,
+            // A body naming another tenant changes nothing.
+            body: r#"{"order": 42, "project": "globex"}"#,
             status: 200,
             expect: Expect::Counted(ACME_PROD_API, "2xx"),
         },
         Planned {
             path: "/acme/api",
             headers: HOST_TRICK,
+            body: "",
             status: 200,
             expect: Expect::Counted(ACME_PROD_API, "2xx"),
         },
         Planned {
             path: "/acme/api",
             headers: HOST_OF_ANOTHER_TENANT,
+            body: "",
             status: 200,
             expect: Expect::Counted(ACME_PROD_API, "2xx"),
         },
         Planned {
             path: "/acme/missing",
             headers: &[],
+            body: "",
             status: 404,
             expect: Expect::Counted(ACME_PROD_API, "4xx"),
         },
         Planned {
             path: "/acme/missing",
             headers: SPOOF,
+            body: "",
             status: 404,
             expect: Expect::Counted(ACME_PROD_API, "4xx"),
         },
         Planned {
             path: "/globex/web",
             headers: &[],
+            body: "",
             status: 503,
             expect: Expect::Counted(GLOBEX_STAGING_WEB, "5xx"),
         },
         Planned {
             path: "/acme-pr-123/api",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Counted(ACME_PREVIEW_API, "2xx"),
         },
         Planned {
             path: "/acme-pr-123/api",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Counted(ACME_PREVIEW_API, "2xx"),
         },
         Planned {
             path: "/invalid",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Unattributed("invalid_value"),
         },
         Planned {
             path: "/legacy",
             headers: SPOOF,
+            body: "",
             status: 200,
             expect: Expect::Unattributed("pattern_mismatch"),
         },
         Planned {
             path: "/legacy",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Unattributed("pattern_mismatch"),
         },
         Planned {
             path: "/nowhere",
             headers: &[],
+            body: "",
             status: 404,
             expect: Expect::Unattributed("no_route"),
         },
         Planned {
             path: "/nowhere",
             headers: SPOOF,
+            body: "",
             status: 404,
             expect: Expect::Unattributed("no_route"),
         },
         Planned {
             path: "/",
             headers: HOST_TRICK,
+            body: "",
             status: 404,
             expect: Expect::Unattributed("no_route"),
         },
     ];
-    run(&envoy, &plan);
-    let want = expected_histogram_counts(&plan);
-    let text = envoy.scrape_when(|s| histogram_counts(s) == want);
-    assert_series(&text, &plan);
+    let received = run(&envoy, &plan);
+    let text = envoy.scrape_when(|s| complete(s, &plan, &received));
+    assert_series(&text, &plan, &received);
 
     // Tag extraction happened: no encoded name survives, and nothing the
     // client sent reached any stat.
@@ -462,19 +515,23 @@ fn envoy_suppresses_previews_and_overflows_without_labels() {
         Planned {
             path: "/acme/api",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Counted(ACME_PROD_API, "2xx"),
         },
-        // A second label set does not fit: counted with no labels at all.
+        // A second label set does not fit: counted with no labels at all,
+        // its bytes nowhere.
         Planned {
             path: "/globex/web",
             headers: &[],
+            body: "overflowing bytes",
             status: 503,
             expect: Expect::Overflow,
         },
         Planned {
             path: "/globex/web",
             headers: &[],
+            body: "",
             status: 503,
             expect: Expect::Overflow,
         },
@@ -482,32 +539,35 @@ fn envoy_suppresses_previews_and_overflows_without_labels() {
         Planned {
             path: "/acme/missing",
             headers: &[],
+            body: "",
             status: 404,
             expect: Expect::Counted(ACME_PROD_API, "4xx"),
         },
         Planned {
             path: "/acme-pr-123/api",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Suppressed,
         },
         Planned {
             path: "/acme-pr-123/api",
             headers: SPOOF,
+            body: "",
             status: 200,
             expect: Expect::Suppressed,
         },
         Planned {
             path: "/legacy",
             headers: &[],
+            body: "",
             status: 200,
             expect: Expect::Unattributed("pattern_mismatch"),
         },
     ];
-    run(&envoy, &plan);
-    let want = expected_histogram_counts(&plan);
-    let text = envoy.scrape_when(|s| histogram_counts(s) == want);
-    assert_series(&text, &plan);
+    let received = run(&envoy, &plan);
+    let text = envoy.scrape_when(|s| complete(s, &plan, &received));
+    assert_series(&text, &plan, &received);
     for hidden in ["globex", "pr-123", "evil"] {
         assert!(!text.contains(hidden), "{hidden} leaked:\n{text}");
     }

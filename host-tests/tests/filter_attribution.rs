@@ -12,7 +12,7 @@ mod filter_support;
 
 use std::time::Duration;
 
-use filter_support::{filter, hit, lines, route, samples};
+use filter_support::{filter, hit, lines, route, samples, scrape};
 use starform_wasm::prometheus::{self, RenderOptions};
 use starform_wasm::proxy_wasm_host::{FilterHost, LogLevel, Request};
 
@@ -91,7 +91,7 @@ fn attributed_requests_render_exact_series() {
         format!("{h}_sum{{{b}}} 7"),
         format!("{h}_count{{{b}}} 1"),
     ];
-    assert_eq!(lines(&host), expected);
+    assert_eq!(lines(&mut host), expected);
 }
 
 #[test]
@@ -103,16 +103,19 @@ fn stored_stat_names_are_the_tagged_wasmcustom_names() {
             .duration_ms(1),
     )
     .unwrap();
-    let names: Vec<&str> = host
-        .metrics()
-        .iter()
-        .map(|(k, _)| k.name.as_str())
-        .collect();
+    let names = |host: &FilterHost| -> Vec<String> {
+        host.metrics().iter().map(|(k, _)| k.name.clone()).collect()
+    };
+    let histogram = "wasmcustom.starform_http_request_duration_milliseconds_project=.=acme;.;environment=.=prod;.;service=.=web;.;";
+    // The duration goes to Envoy's histogram per request; counts wait in
+    // the VM for the tick.
+    assert_eq!(names(&host), [histogram]);
+    host.tick().unwrap();
     assert_eq!(
-        names,
+        names(&host),
         [
             "wasmcustom.starform_http_requests_total_project=.=acme;.;environment=.=prod;.;service=.=web;.;code_class=.=3xx;.;",
-            "wasmcustom.starform_http_request_duration_milliseconds_project=.=acme;.;environment=.=prod;.;service=.=web;.;",
+            histogram,
         ]
     );
 }
@@ -140,7 +143,7 @@ fn code_class_follows_the_response_code() {
     .iter()
     .map(|(class, n)| format!("starform_http_requests_total{{{l},code_class=\"{class}\"}} {n}"))
     .collect();
-    assert_eq!(samples(&host, "starform_http_requests_total"), want);
+    assert_eq!(samples(&mut host, "starform_http_requests_total"), want);
 }
 
 #[test]
@@ -163,7 +166,7 @@ fn each_unattributed_reason_is_counted_apart() {
     hit(&mut host, &route("acme", "-prod", "web"));
 
     assert_eq!(
-        lines(&host),
+        lines(&mut host),
         [
             "# TYPE starform_l7_unattributed_requests_total counter",
             "starform_l7_unattributed_requests_total{reason=\"invalid_value\"} 4",
@@ -190,14 +193,14 @@ fn headers_path_and_host_never_change_the_labels() {
     host.request(&spoofed(Request::to_route(route("acme", "prod", "web"))))
         .unwrap();
     host.request(&spoofed(Request::unrouted(200))).unwrap();
-    let text = host.prometheus_text();
+    let text = scrape(&mut host);
     assert!(!text.contains("evil"), "{text}");
     assert_eq!(
-        samples(&host, "starform_http_requests_total"),
+        samples(&mut host, "starform_http_requests_total"),
         ["starform_http_requests_total{project=\"acme\",environment=\"prod\",service=\"web\",code_class=\"2xx\"} 1"]
     );
     assert_eq!(
-        samples(&host, "starform_l7_unattributed_requests_total"),
+        samples(&mut host, "starform_l7_unattributed_requests_total"),
         ["starform_l7_unattributed_requests_total{reason=\"no_route\"} 1"]
     );
 }
@@ -254,6 +257,9 @@ fn worker_vms_sum_like_envoy_stats() {
                 .request(&Request::to_route(r.as_str()).duration_ms(20).bytes(10, 0))
                 .unwrap();
         }
+    }
+    for worker in &mut workers {
+        worker.tick().unwrap();
     }
     let text = prometheus::render(
         workers.iter().map(FilterHost::metrics),

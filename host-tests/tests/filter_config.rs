@@ -90,11 +90,11 @@ fn a_custom_route_pattern_is_used() {
     )))
     .unwrap();
     assert_eq!(
-        samples(&host, "starform_http_requests_total"),
+        samples(&mut host, "starform_http_requests_total"),
         ["starform_http_requests_total{project=\"acme\",environment=\"prod\",service=\"web\",code_class=\"2xx\"} 1"]
     );
     assert_eq!(
-        samples(&host, "starform_l7_unattributed_requests_total"),
+        samples(&mut host, "starform_l7_unattributed_requests_total"),
         [
             "starform_l7_unattributed_requests_total{reason=\"invalid_value\"} 1",
             "starform_l7_unattributed_requests_total{reason=\"pattern_mismatch\"} 1"

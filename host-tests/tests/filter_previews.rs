@@ -9,7 +9,7 @@
 
 mod filter_support;
 
-use filter_support::{filter, hit, lines, route, samples};
+use filter_support::{filter, hit, lines, route, samples, scrape};
 
 const REQUESTS: &str = "starform_http_requests_total";
 
@@ -34,7 +34,7 @@ fn aggregate_folds_previews_into_one_environment() {
         let mut host = filter(config);
         traffic(&mut host);
         assert_eq!(
-            samples(&host, REQUESTS),
+            samples(&mut host, REQUESTS),
             [
                 requests("acme", "preview", "web", 4),
                 requests("acme", "prod", "web", 1)
@@ -49,7 +49,7 @@ fn aggregate_uses_the_configured_environment_name() {
     let mut host = filter(r#"{"preview_policy": "aggregate", "preview_environment": "ephemeral"}"#);
     traffic(&mut host);
     assert_eq!(
-        samples(&host, REQUESTS),
+        samples(&mut host, REQUESTS),
         [
             requests("acme", "ephemeral", "web", 4),
             requests("acme", "prod", "web", 1)
@@ -62,7 +62,7 @@ fn full_keeps_each_preview() {
     let mut host = filter(r#"{"preview_policy": "full"}"#);
     traffic(&mut host);
     assert_eq!(
-        samples(&host, REQUESTS),
+        samples(&mut host, REQUESTS),
         [
             requests("acme", "pr-12", "web", 1),
             requests("acme", "pr-13", "web", 2),
@@ -77,18 +77,14 @@ fn suppress_counts_previews_only_in_their_own_counter() {
     let mut host = filter(r#"{"preview_policy": "suppress"}"#);
     traffic(&mut host);
     assert_eq!(
-        samples(&host, REQUESTS),
+        samples(&mut host, REQUESTS),
         [requests("acme", "prod", "web", 1)]
     );
     assert_eq!(
-        samples(&host, "starform_l7_suppressed_preview_requests_total"),
+        samples(&mut host, "starform_l7_suppressed_preview_requests_total"),
         ["starform_l7_suppressed_preview_requests_total{} 4"]
     );
-    assert!(
-        !host.prometheus_text().contains("pr-1"),
-        "{}",
-        host.prometheus_text()
-    );
+    assert!(!scrape(&mut host).contains("pr-1"), "{}", scrape(&mut host));
 }
 
 #[test]
@@ -98,11 +94,11 @@ fn preview_pattern_is_configurable() {
     hit(&mut host, &route("acme", "review-1", "web"));
     hit(&mut host, &route("acme", "pr-12", "web"));
     assert_eq!(
-        samples(&host, REQUESTS),
+        samples(&mut host, REQUESTS),
         [requests("acme", "pr-12", "web", 1)]
     );
     assert_eq!(
-        samples(&host, "starform_l7_suppressed_preview_requests_total"),
+        samples(&mut host, "starform_l7_suppressed_preview_requests_total"),
         ["starform_l7_suppressed_preview_requests_total{} 1"]
     );
 }
@@ -115,7 +111,7 @@ fn label_sets_beyond_the_bound_count_as_overflow() {
             hit(&mut host, &route(p, "prod", "web"));
         }
     }
-    let counters: Vec<String> = lines(&host)
+    let counters: Vec<String> = lines(&mut host)
         .into_iter()
         .filter(|l| !l.contains("starform_http_request_duration_milliseconds"))
         .collect();
@@ -140,10 +136,10 @@ fn a_label_set_is_one_identity_whatever_its_status_codes() {
             .unwrap();
     }
     assert_eq!(
-        samples(&host, "starform_l7_overflow_requests_total"),
+        samples(&mut host, "starform_l7_overflow_requests_total"),
         Vec::<String>::new()
     );
-    assert_eq!(samples(&host, REQUESTS).len(), 3);
+    assert_eq!(samples(&mut host, REQUESTS).len(), 3);
 }
 
 #[test]
@@ -154,11 +150,11 @@ fn aggregated_previews_share_one_label_set() {
     }
     hit(&mut host, &route("acme", "prod", "web"));
     assert_eq!(
-        samples(&host, REQUESTS),
+        samples(&mut host, REQUESTS),
         [requests("acme", "preview", "web", 5)]
     );
     assert_eq!(
-        samples(&host, "starform_l7_overflow_requests_total"),
+        samples(&mut host, "starform_l7_overflow_requests_total"),
         ["starform_l7_overflow_requests_total{} 1"]
     );
 }

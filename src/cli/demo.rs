@@ -14,6 +14,10 @@ use starform_wasm::proxy_wasm_host::{FilterHost, Request};
 
 const TRAFFIC: &str = include_str!("../../samples/traffic.ndjson");
 const LOGS: &str = include_str!("../../samples/logs.ndjson");
+/// Where the rest of the pipeline — the stores and the tenant filter — runs.
+const FULL_PIPELINE: &str = "Full pipeline (Envoy -> vmagent -> VictoriaMetrics -> vmauth per tenant; log rows -> ClickHouse): \
+     scripts/test.sh, or once it has installed the tools: \
+     cargo test --release -p starform-host-tests --test metrics_pipe --test logs_pipe";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -82,6 +86,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     )?;
     if args.no_envoy {
         writeln!(out, "skipped (--no-envoy)")?;
+        writeln!(out, "\n{FULL_PIPELINE}")?;
         return Ok(());
     }
     match starform_wasm::envoy::find_binary() {
@@ -98,6 +103,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             out.write_all(text.as_bytes())?;
         }
     }
+    writeln!(out, "\n{FULL_PIPELINE}")?;
     Ok(())
 }
 
@@ -113,8 +119,7 @@ pub fn embedded_metrics(samples: &[Sample]) -> Result<String, Failure> {
             route_name: sample.route.clone().map(String::into_bytes),
             status: Some(sample.status),
             duration: Duration::from_millis(sample.duration_ms),
-            request_bytes: 120 + sample.path.len() as u64,
-            response_bytes: 90,
+            response_body: vec![b'.'; 90],
             request_headers: vec![
                 (b":path".to_vec(), sample.path.clone().into_bytes()),
                 (b":method".to_vec(), b"GET".to_vec()),
@@ -125,5 +130,7 @@ pub fn embedded_metrics(samples: &[Sample]) -> Result<String, Failure> {
             host.request(&request).map_err(fail)?;
         }
     }
+    // Counters reach the host on the filter's tick, as in Envoy.
+    host.tick().map_err(fail)?;
     Ok(host.prometheus_text())
 }

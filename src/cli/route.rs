@@ -68,6 +68,7 @@ fn outcome(host: &mut FilterHost, route: &[u8]) -> Result<String, Failure> {
     let shown = String::from_utf8_lossy(route).into_owned();
     let before = host.metrics().counters();
     host.request(&Request::to_route(route))
+        .and_then(|_| host.tick())
         .map_err(|e| Failure::runtime(format!("route {shown:?}: {e}")))?;
     let mut fields: Vec<(&str, Value)> = vec![("route", Value::from(shown.clone()))];
     for (name, value) in host.metrics().counters() {

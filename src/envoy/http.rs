@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 client for loopback: one GET per connection, reading
+//! A minimal HTTP/1.1 client for loopback: one request per connection, reading
 //! exactly one response by its framing (content-length or chunked). Waiting
 //! for the server to close instead would wait out Envoy's
 //! `delayed_close_timeout` (1 s) on every request.
@@ -32,6 +32,18 @@ pub enum HttpError {
 
 /// GET `path` from 127.0.0.1:`port`.
 pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
+    send(port, "GET", path, headers, b"")
+}
+
+/// `method` `path` to 127.0.0.1:`port`, with `body` (sent with a
+/// content-length when not empty).
+pub fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, HttpError> {
     let io = |source| HttpError::Io {
         port,
         path: path.to_owned(),
@@ -41,15 +53,20 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Response, 
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(io)?;
-    let mut request = format!("GET {path} HTTP/1.1\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         request.push_str("Host: localhost\r\n");
     }
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     request.push_str("Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).map_err(io)?;
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).map_err(io)?;
 
     let mut data = Vec::new();
     let mut buf = [0u8; 16 * 1024];

@@ -2,7 +2,7 @@
 //! free loopback ports with the embedded filter: used by `starform-wasm demo`
 //! and by the end-to-end tests in `host-tests/`.
 
-mod http;
+pub mod http;
 
 use std::fs;
 use std::net::TcpListener;
@@ -229,10 +229,11 @@ pub fn run_sample_traffic(binary: &Path, requests: &[(String, u32)]) -> Result<S
                 envoy.get(path, &[])?;
             }
         }
-        // Histograms are published at stats flushes; wait until two scrapes
-        // a few flushes apart agree and the histogram is there.
+        // The filter hands its counters to Envoy on its tick and Envoy
+        // publishes histograms at stats flushes: wait until every request
+        // is counted once and the histogram has every attributed one.
+        let sent: u64 = requests.iter().map(|(_, count)| u64::from(*count)).sum();
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut last = String::new();
         loop {
             sleep(Duration::from_millis(300));
             let text: String = envoy
@@ -241,12 +242,28 @@ pub fn run_sample_traffic(binary: &Path, requests: &[(String, u32)]) -> Result<S
                 .filter(|l| l.starts_with("starform_") || l.starts_with("# TYPE starform_"))
                 .map(|l| format!("{l}\n"))
                 .collect();
-            let settled =
-                text == last && text.contains("starform_http_request_duration_milliseconds_count");
-            if settled || Instant::now() > deadline {
+            let total = |names: &[&str]| -> u64 {
+                text.lines()
+                    .filter(|l| {
+                        names.iter().any(|n| {
+                            l.starts_with(&format!("{n}{{")) || l.starts_with(&format!("{n} "))
+                        })
+                    })
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .map(|v| v as u64)
+                    .sum()
+            };
+            let attributed = total(&["starform_http_requests_total"]);
+            let counted = attributed
+                + total(&[
+                    "starform_l7_unattributed_requests_total",
+                    "starform_l7_suppressed_preview_requests_total",
+                    "starform_l7_overflow_requests_total",
+                ]);
+            let observed = total(&["starform_http_request_duration_milliseconds_count"]);
+            if (counted == sent && observed == attributed) || Instant::now() > deadline {
                 return Ok(text);
             }
-            last = text;
         }
     })();
     let _ = fs::remove_dir_all(&work_dir);

@@ -410,6 +410,9 @@ impl FilterHost {
             }
         }
 
+        // The request took `duration`: the clock the module reads moves on
+        // before the stream ends, as Envoy's would.
+        self.store.data().clock.advance(request.duration);
         self.set_unless_given(
             id,
             request,
@@ -420,13 +423,13 @@ impl FilterHost {
             id,
             request,
             paths::REQUEST_TOTAL_SIZE,
-            value::uint64(request.request_bytes),
+            value::uint64(request.request_total_size()),
         );
         self.set_unless_given(
             id,
             request,
             paths::RESPONSE_TOTAL_SIZE,
-            value::uint64(request.response_bytes),
+            value::uint64(request.response_total_size()),
         );
         self.with_stream(id, |stream| stream.log_phase = true);
         self.call::<i32, ()>("proxy_on_log", id, ctx)?;

@@ -12,9 +12,11 @@ use super::state::LocalResponse;
 /// The host sets, as Envoy would: `xds.route_name` (when `route_name` is
 /// `Some`) from the start; `response.code` and a `:status` response header
 /// (unless given) once the response starts (only when `status` is `Some`;
-/// `None` simulates a stream reset before any response); and
-/// `request.duration`, `request.total_size`, `response.total_size` before
-/// `proxy_on_log`. `properties` are set from the start and override those.
+/// `None` simulates a stream reset before any response); the body callbacks
+/// with the bodies' sizes; then it advances the clock by `duration` and sets
+/// `request.duration`, `request.total_size`, `response.total_size` (headers
+/// and body, as Envoy counts them) before `proxy_on_log`. `properties` are
+/// set from the start and override those.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub route_name: Option<Vec<u8>>,
@@ -26,11 +28,15 @@ pub struct Request {
     pub response_body: Vec<u8>,
     pub response_trailers: Vec<(Vec<u8>, Vec<u8>)>,
     pub duration: Duration,
-    /// `request.total_size` (headers and body, as Envoy counts it).
-    pub request_bytes: u64,
-    /// `response.total_size`.
-    pub response_bytes: u64,
     pub properties: Vec<(PropertyPath, Vec<u8>)>,
+}
+
+/// Envoy's approximation of a header block's size: names and values.
+fn headers_size(headers: &[(Vec<u8>, Vec<u8>)]) -> u64 {
+    headers
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum()
 }
 
 impl Request {
@@ -66,10 +72,26 @@ impl Request {
         self
     }
 
-    pub fn bytes(mut self, request_bytes: u64, response_bytes: u64) -> Self {
-        self.request_bytes = request_bytes;
-        self.response_bytes = response_bytes;
+    /// Bodies of `request_bytes` and `response_bytes` bytes.
+    pub fn bytes(mut self, request_bytes: usize, response_bytes: usize) -> Self {
+        self.request_body = vec![b'.'; request_bytes];
+        self.response_body = vec![b'.'; response_bytes];
         self
+    }
+
+    /// `request.total_size`: headers and body.
+    pub fn request_total_size(&self) -> u64 {
+        headers_size(&self.request_headers) + self.request_body.len() as u64
+    }
+
+    /// `response.total_size`: headers and body (`:status` included).
+    pub fn response_total_size(&self) -> u64 {
+        let status = if self.status.is_some() {
+            ":status".len() as u64 + 3
+        } else {
+            0
+        };
+        headers_size(&self.response_headers) + status + self.response_body.len() as u64
     }
 
     pub fn header(mut self, name: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {

@@ -28,14 +28,21 @@ pub fn hit(host: &mut FilterHost, route: &str) {
     host.request(&Request::to_route(route)).unwrap();
 }
 
-/// The rendered exposition as lines, for exact comparison.
-pub fn lines(host: &FilterHost) -> Vec<String> {
-    host.prometheus_text().lines().map(str::to_owned).collect()
+/// What a scrape sees after the filter's next tick: the filter holds its
+/// counts in VM memory until then.
+pub fn scrape(host: &mut FilterHost) -> String {
+    host.tick().unwrap();
+    host.prometheus_text()
 }
 
-/// The rendered lines that are samples (not `# TYPE`) of metric `name`.
-pub fn samples(host: &FilterHost, name: &str) -> Vec<String> {
-    host.prometheus_text()
+/// The scraped exposition as lines, for exact comparison.
+pub fn lines(host: &mut FilterHost) -> Vec<String> {
+    scrape(host).lines().map(str::to_owned).collect()
+}
+
+/// The scraped lines that are samples (not `# TYPE`) of metric `name`.
+pub fn samples(host: &mut FilterHost, name: &str) -> Vec<String> {
+    scrape(host)
         .lines()
         .filter(|l| !l.starts_with('#') && l.split(['{', ' ']).next() == Some(name))
         .map(str::to_owned)
