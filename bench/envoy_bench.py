@@ -9,8 +9,8 @@ variant as its own listener, so they share every condition:
   starform  the Starform filter with the default configuration
   native    no wasm filter; Envoy's own per-route stats (`stat_prefix` on the route),
             the zero-code peer a platform team would otherwise relabel in vmagent
-  baseline  (with --baseline FILE) another build of the Starform filter, e.g. an
-            earlier commit's, to measure a change in the same run
+  NAME      (with --variant NAME=FILE, repeatable) another build of the Starform
+            filter, e.g. an earlier commit's, to measure a change in the same run
 
 on two paths: `direct` (direct_response, isolates the filter) and `upstream`
 (a second Envoy with direct_response, pinned to CPU 1 with wrk, keep-alive).
@@ -45,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE_NAME = "httproute/bench/acme.prod.api/rule/0/match/0/bench_example"
-VARIANTS = ["none", "noop", "starform", "native"]  # "baseline" is added by --baseline
+VARIANTS = ["none", "noop", "starform", "native"]  # --variant adds more
 PATHS = ["direct", "upstream"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -138,7 +138,7 @@ class Ports:
     listeners: dict = field(default_factory=dict)
 
 
-def bench_bootstrap(ports: Ports, noop: Path, starform: Path, baseline: Path | None) -> str:
+def bench_bootstrap(ports: Ports, noop: Path, starform: Path, extra: dict) -> str:
     out = [
         f"admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {ports.admin} }} }} }}",
         "stats_flush_interval: 1s",
@@ -155,8 +155,8 @@ def bench_bootstrap(ports: Ports, noop: Path, starform: Path, baseline: Path | N
                 filters = wasm_filter("bench_noop", noop, "{}")
             elif variant == "starform":
                 filters = wasm_filter("starform_l7_identity", starform, "{}")
-            elif variant == "baseline":
-                filters = wasm_filter("starform_baseline", baseline, "{}")
+            elif variant in extra:
+                filters = wasm_filter(f"starform_{variant}", extra[variant], "{}")
             out.append(listener(f"{path}_{variant}", port, route(path, variant), filters))
     out.append(
         f"""
@@ -333,10 +333,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after the warm-up round")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--label-sets", type=int, default=5000, help="label sets live for the RSS row")
-    ap.add_argument("--baseline", type=Path, help="another starform_envoy_filter.wasm, run as variant 'baseline'")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
+                    help="another build of the filter, run as variant NAME (repeatable)")
     args = ap.parse_args()
-    if args.baseline:
-        VARIANTS.append("baseline")
+    extra = {}
+    for spec in args.variant:
+        name, _, file = spec.partition("=")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in VARIANTS or not Path(file).is_file():
+            sys.exit(f"--variant {spec!r}: want NAME=FILE, NAME a new lowercase word, FILE a module")
+        extra[name] = Path(file)
+        VARIANTS.append(name)
 
     if (os.cpu_count() or 1) < 2:
         sys.exit("needs 2 CPUs: Envoy on CPU 0, wrk and the upstream on CPU 1")
@@ -346,7 +352,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="starform-bench-"))
     ports = Ports()
     upstream = Envoy(args.envoy, work, "upstream", upstream_bootstrap(ports), ports.upstream_admin, 1)
-    envoy = Envoy(args.envoy, work, "bench", bench_bootstrap(ports, args.noop, args.starform, args.baseline), ports.admin, 0)
+    envoy = Envoy(args.envoy, work, "bench", bench_bootstrap(ports, args.noop, args.starform, extra), ports.admin, 0)
     runs: dict = {key: [] for key in ports.listeners}
     try:
         for round_no in range(args.rounds + 1):
@@ -392,9 +398,9 @@ def main() -> None:
     for n, (rss, vms, series) in zip((1, args.label_sets), footprint):
         print(f"label sets live {n:>5}: Envoy RSS {rss / 1024:.1f} MiB, wasm VMs active {vms}, "
               f"starform_http_requests_total series {series}")
-    served = sum(r.requests for (p, v), rs in runs.items() if v in ("starform", "baseline") for r in rs)
-    print(f"starform{' and baseline' if args.baseline else ''} listeners: wrk counted {served} responses "
-          f"in timed rounds; the filter counted {counted} (all rounds, warm-up included)")
+    served = sum(r.requests for (p, v), rs in runs.items() if v == "starform" or v in extra for r in rs)
+    print(f"starform{''.join(' + ' + n for n in extra)} listeners: wrk counted {served} responses "
+          f"in timed rounds; the filters counted {counted} (all rounds, warm-up included)")
 
     d, u = PATHS
     print()

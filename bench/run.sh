@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 SMOKE=0
 if [ "${1:-}" = "--smoke" ]; then SMOKE=1; shift; fi
-# Any other arguments go to bench/envoy_bench.py (e.g. --baseline FILE, --seconds N).
+# Any other arguments go to bench/envoy_bench.py (e.g. --variant before=FILE, --seconds N).
 
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Cardinality floods against the Starform filter in a real Envoy (issue 6).
+
+1. Routes: a generated Envoy configuration with `--routes` routes (default
+   20,000), each named per the contract for its own tenant
+   (`httproute/flood/t<i>.prod.api/rule/0/match/0/h`), every route hit
+   `--hits` times. With `max_label_sets` (default 5,000) per VM and one
+   worker: exactly `max_label_sets` label sets get series, every request of
+   the others is in `starform_l7_overflow_requests_total`, and counted +
+   overflow = the requests Envoy started (nothing lost).
+2. Previews: `--previews` (default 2,000) preview environments of one
+   service (`acme.pr-<i>.api`) under each `preview_policy`: `aggregate` → one
+   label set `environment="preview"`; `full` → one per preview; `suppress` →
+   only `starform_l7_suppressed_preview_requests_total`, and no series names
+   any preview.
+
+Exit status 1 on any failed check. Usage:
+  bench/cardinality_flood.py --envoy ENVOY --module starform_envoy_filter.wasm
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from envoy_bench import STATS_TAGS_AND_BUCKETS, Envoy, free_port, listener, wasm_filter
+
+
+def bootstrap(admin: int, port: int, module: Path, names: list[str], config: str) -> str:
+    routes = "".join(
+        f"""
+              - name: {name}
+                match: {{ path: /r/{i} }}
+                direct_response: {{ status: 200 }}"""
+        for i, name in enumerate(names)
+    )
+    return "\n".join(
+        [
+            f"admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}",
+            "stats_flush_interval: 1s",
+            STATS_TAGS_AND_BUCKETS,
+            "static_resources:",
+            "  listeners:",
+            listener("flood", port, routes, wasm_filter("starform_l7_identity", module, config)),
+        ]
+    )
+
+
+def series(text: str, name: str) -> dict[str, int]:
+    """Labels → value for every sample of `name`."""
+    return {
+        m.group(1) or "": int(float(m.group(2)))
+        for m in re.finditer(rf"^{re.escape(name)}(?:\{{([^}}]*)\}})? (\S+)$", text, re.M)
+    }
+
+
+def flood(binary: Path, module: Path, work: Path, names: list[str], hits: int, config: str):
+    """Hits every route `hits` times; returns (Envoy's started requests, final scrape)."""
+    admin, port = free_port(), free_port()
+    envoy = Envoy(binary, work, "flood", bootstrap(admin, port, module, names, config), admin, 0)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(hits):
+            for i in range(len(names)):
+                conn.request("GET", f"/r/{i}")
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    sys.exit(f"/r/{i} answered {resp.status}")
+        conn.close()
+        sent = hits * len(names)
+        deadline = time.monotonic() + 30
+        while True:
+            started = envoy.stat("http.flood.downstream_rq_total") or 0
+            text = envoy.get("/stats/prometheus")
+            counted = sum(
+                sum(series(text, n).values())
+                for n in ("starform_http_requests_total", "starform_l7_overflow_requests_total",
+                          "starform_l7_suppressed_preview_requests_total", "starform_l7_unattributed_requests_total")
+            )
+            if (started == sent and counted == sent) or time.monotonic() > deadline:
+                return started, text, envoy.rss_kib()
+            time.sleep(0.5)
+    finally:
+        envoy.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--envoy", type=Path, required=True)
+    ap.add_argument("--module", type=Path, required=True, help="starform_envoy_filter.wasm")
+    ap.add_argument("--routes", type=int, default=20_000)
+    ap.add_argument("--max-label-sets", type=int, default=5_000)
+    ap.add_argument("--hits", type=int, default=2, help="requests per route")
+    ap.add_argument("--previews", type=int, default=2_000)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="starform-flood-"))
+    failures: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}")
+        if not ok:
+            failures.append(what)
+
+    try:
+        names = [f"httproute/flood/t{i}.prod.api/rule/0/match/0/h" for i in range(args.routes)]
+        config = f'{{"max_label_sets": {args.max_label_sets}}}'
+        t0 = time.monotonic()
+        started, text, rss = flood(args.envoy, args.module, work, names, args.hits, config)
+        sets = series(text, "starform_http_requests_total")
+        overflow = sum(series(text, "starform_l7_overflow_requests_total").values())
+        attributed = sum(sets.values())
+        print(f"routes: {args.routes} routes x {args.hits} hits in {time.monotonic() - t0:.0f} s, "
+              f"max_label_sets {args.max_label_sets}; Envoy RSS {rss / 1024:.0f} MiB")
+        check(started == args.routes * args.hits, f"Envoy started {started} requests (sent {args.routes * args.hits})")
+        check(len(sets) == min(args.routes, args.max_label_sets),
+              f"{len(sets)} live requests_total series (limit {args.max_label_sets}, overflow series has no labels)")
+        folded = max(0, args.routes - args.max_label_sets) * args.hits
+        check(overflow == folded, f"overflow counter {overflow} = folded requests {folded}")
+        check(attributed + overflow == started, f"counted {attributed} + overflow {overflow} = started {started} (lost {started - attributed - overflow})")
+        check(all(v == args.hits for v in sets.values()), f"every live label set counted exactly {args.hits}")
+        durations = series(text, "starform_http_request_duration_milliseconds_count")
+        check(len(durations) == len(sets) and sum(durations.values()) == attributed,
+              "one histogram per live label set, _count = its requests")
+
+        previews = [f"httproute/flood/acme.pr-{i}.api/rule/0/match/0/h" for i in range(args.previews)]
+        for policy in ("aggregate", "full", "suppress"):
+            started, text, _ = flood(args.envoy, args.module, work, previews, 1, f'{{"preview_policy": "{policy}"}}')
+            sets = series(text, "starform_http_requests_total")
+            suppressed = sum(series(text, "starform_l7_suppressed_preview_requests_total").values())
+            overflow = sum(series(text, "starform_l7_overflow_requests_total").values())
+            n = args.previews
+            print(f"previews: {n} preview environments, preview_policy {policy}")
+            check(started == n, f"Envoy started {started} requests (sent {n})")
+            check(sum(sets.values()) + suppressed + overflow == n, "every request counted once")
+            if policy == "aggregate":
+                check(list(sets) == ['project="acme",environment="preview",service="api",code_class="2xx"']
+                      and sets[list(sets)[0]] == n, f"one label set, environment=\"preview\", {n} requests")
+            elif policy == "full":
+                want = min(n, 5000)
+                check(len(sets) == want and overflow == n - want, f"{want} label sets, one per preview; overflow {overflow}")
+            else:
+                check(not sets and suppressed == n and "pr-" not in text,
+                      f"suppressed counter {suppressed}, no series names a preview")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        sys.exit(1)
+    print("cardinality flood: PASS")
+
+
+if __name__ == "__main__":
+    main()
