@@ -1,10 +1,11 @@
 """Runs ClickHouse statements in an embedded ClickHouse (chdb, the ClickHouse
-engine as a Python module) for host-tests/tests/vector_config.rs.
+engine as a Python module) for host-tests/tests/vector_config.rs and
+logs_pipe.rs.
 
 Reads one JSON document on stdin:
   {"ddl": ["path.sql", ...],                   # executed statement by statement
    "inserts": [{"table": "db.t", "settings": "k=v, ...", "rows": [{...}, ...]}],
-   "queries": ["SELECT ...", ...]}
+   "queries": ["SELECT ...", {"sql": "SELECT ... {p:String}", "params": {"p": "v"}}, ...]}
 and prints {"version": "...", "results": [[row, ...], ...]}, one list of rows
 (objects, as JSONEachRow gives them) per query.
 """
@@ -27,6 +28,14 @@ def rows(result):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def run(s, query):
+    # A query is SQL, or {"sql", "params"} with ClickHouse query parameters
+    # ({name:Type} placeholders), the way the dashboard passes the tenant.
+    if isinstance(query, str):
+        return rows(s.query(query, "JSONEachRow"))
+    return rows(s.query(query["sql"], "JSONEachRow", params=query.get("params")))
+
+
 def main():
     job = json.load(sys.stdin)
     with tempfile.TemporaryDirectory() as path:
@@ -42,7 +51,7 @@ def main():
             if settings:
                 prefix += f" SETTINGS {settings}"
             s.query(f"{prefix} FORMAT JSONEachRow {body}")
-        results = [rows(s.query(q, "JSONEachRow")) for q in job.get("queries", [])]
+        results = [run(s, q) for q in job.get("queries", [])]
         version = rows(s.query("SELECT version() AS v", "JSONEachRow"))[0]["v"]
     json.dump({"version": version, "results": results}, sys.stdout)
 

@@ -90,4 +90,21 @@ fn demo_without_envoy_still_runs_both_modules() {
         text.contains(r#""starform_shadowed":{"project":"globex"}"#),
         "{text}"
     );
+    // The pointer to the full pipeline names end-to-end tests that exist.
+    let hint = text
+        .lines()
+        .find(|l| l.starts_with("Full pipeline"))
+        .unwrap_or_else(|| panic!("no full-pipeline line:\n{text}"));
+    let tests: Vec<&str> = hint
+        .split("--test ")
+        .skip(1)
+        .map(|rest| rest.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(tests, ["metrics_pipe", "logs_pipe"], "{hint}");
+    for name in tests {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("host-tests/tests")
+            .join(format!("{name}.rs"));
+        assert!(file.is_file(), "{hint}: no {}", file.display());
+    }
 }

@@ -2,15 +2,17 @@
 //! free loopback ports with the embedded filter: used by `starform-wasm demo`
 //! and by the end-to-end tests in `host-tests/`.
 
+mod edit;
 pub mod http;
 
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+pub use edit::{add_clusters, insert_http_filter_before_router, replace_routes};
 pub use http::{get, HttpError};
 
 /// The shipped bootstrap, as committed.
@@ -141,34 +143,7 @@ impl Envoy {
     /// Writes the embedded filter and the adapted bootstrap into the work
     /// dir, starts Envoy and waits until `/ready` says LIVE.
     pub fn start(launch: &Launch) -> Result<Self, EnvoyError> {
-        let module = launch.work_dir.join(crate::modules::ENVOY_FILTER_FILE);
-        fs::write(&module, crate::modules::ENVOY_FILTER)
-            .map_err(io(format!("writing {}", module.display())))?;
-        let (admin_port, listener_port) = (free_port()?, free_port()?);
-        let config = launch.work_dir.join("envoy.yaml");
-        let yaml = adapt_bootstrap(launch, &module, admin_port, listener_port)?;
-        fs::write(&config, yaml).map_err(io(format!("writing {}", config.display())))?;
-        // stderr to a file, not --log-path: Envoy flushes a log file only every 10 s.
-        let log = launch.work_dir.join("envoy.log");
-        let log_file = fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
-        let child = Command::new(&launch.binary)
-            .arg("-c")
-            .arg(&config)
-            .args(["--concurrency", &launch.concurrency.to_string()])
-            .args(["--use-dynamic-base-id", "--log-level", "info"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .map_err(io(format!("starting {}", launch.binary.display())))?;
-        let mut envoy = Envoy {
-            child,
-            admin_port,
-            listener_port,
-            log,
-        };
-        envoy.wait_ready()?;
-        Ok(envoy)
+        Self::start_edited(launch, Ok)
     }
 
     pub fn log_text(&self) -> String {
