@@ -27,8 +27,10 @@ fi
 
 echo
 echo "==> starform-wasm logs on $LINES lines"
-cargo build --release --quiet -p starform-wasm --bin starform-wasm
-cargo build --release --quiet -p starform-host-tests --example transform_corpus
+# One build with the host tests' feature set (the one `cargo test --workspace`
+# and the bench above use), so no dependency is compiled a second time.
+cargo build --release --quiet -p starform-wasm -p starform-host-tests \
+  --bin starform-wasm --example transform_corpus
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/starform-transform-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 target/release/examples/transform_corpus --config >"$WORK/config.json"

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod queries;
+pub mod transform_corpus;
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {

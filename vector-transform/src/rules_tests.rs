@@ -535,3 +535,55 @@ fn second_pass_exception_nesting_limit() {
         serde_json::from_slice(&transform(&CompiledConfig::default(), &first)).unwrap();
     assert_eq!(second["starform_quarantine"]["reason"], "malformed");
 }
+
+/// `transform` writes records without reserved fields straight out (one
+/// serialisation, the verdict's fields spliced in); it must give exactly the
+/// bytes of the general path, `apply` then serialise.
+#[test]
+fn written_output_is_the_applied_object_serialised() {
+    let template = CompiledConfig::from_json(
+        br#"{"namespace_template": "{project}-{environment}", "key_aliases": {"app": "starform.io/service"}}"#,
+    )
+    .unwrap();
+    let inputs = [
+        "{}".to_owned(),
+        "not json".to_owned(),
+        fluent_bit(good_labels()).to_string(),
+        serde_json::to_string_pretty(&fluent_bit(good_labels())).unwrap(),
+        fluent_bit(json!({"starform.io/project": " ACME ", "starform.io/environment": "prod", "starform.io/service": "web", "app": "api"})).to_string(),
+        fluent_bit(json!({})).to_string(),
+        r#"{"log":"\u00e9\/\"","n":1.50,"big":18446744073709551615,"kubernetes":{"labels":{"starform.io/project":"a","starform.io/environment":"b","starform.io/service":"c","starform.io/build-id":" 7 "}}}"#.to_owned(),
+        json!({"project": "victim", "kubernetes": {"labels": good_labels()}}).to_string(),
+        json!({"starform_raw": "x", "starform_quarantine": {"reason": "malformed", "key": null}}).to_string(),
+    ];
+    let record = fluent_bit(good_labels()).to_string();
+    let at_limit = CompiledConfig::from_json(
+        format!(r#"{{"max_record_bytes": {}}}"#, record.len()).as_bytes(),
+    )
+    .unwrap();
+    let under_limit = CompiledConfig::from_json(
+        format!(r#"{{"max_record_bytes": {}}}"#, record.len() - 1).as_bytes(),
+    )
+    .unwrap();
+    for config in [
+        &CompiledConfig::default(),
+        &template,
+        &at_limit,
+        &under_limit,
+    ] {
+        for input in &inputs {
+            let (object, outcome) = crate::apply(config, input.as_bytes());
+            let mut out = b"previous".to_vec();
+            let written = crate::transform_into(config, input.as_bytes(), &mut out);
+            assert_eq!(written, outcome, "{input}");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("previous{}", serde_json::to_string(&object).unwrap()),
+                "{input}"
+            );
+        }
+    }
+    let accepted = |c: &CompiledConfig| crate::apply(c, record.as_bytes()).1;
+    assert_eq!(accepted(&at_limit), None);
+    assert_eq!(accepted(&under_limit), Some(Reason::TooLarge));
+}
