@@ -62,7 +62,8 @@ cargo test --release --workspace
 echo
 
 step "soak under load, short form (bench/soak.py; the 5-minute run is in docs/reliability.md)"
-cargo build --release --quiet -p starform-wasm -p starform-host-tests --bin starform-wasm
+# The CLI `cargo test` just built (for tests/cli_*.rs): another cargo build
+# here would resolve other features and rebuild wasmtime.
 MODULES=$(mktemp -d)
 target/release/starform-wasm export-modules "$MODULES" >/dev/null
 python3 bench/soak.py --envoy "$STARFORM_ENVOY" --module "$MODULES/starform_envoy_filter.wasm" --seconds 15

@@ -128,6 +128,22 @@ pub enum ConfigError {
     Zero { field: &'static str },
 }
 
+/// `message` on one line. A rejection is one Envoy log line, and a message
+/// may quote what the configuration holds (a key, a value, a pattern), which
+/// may contain newlines or other control characters: they are shown escaped
+/// (`\n`, `\u{1b}`). Found by fuzzing (`filter_config`).
+pub fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl ConfigError {
     /// The field the error is about, when it is about one.
     pub fn field(&self) -> Option<&'static str> {
@@ -328,6 +344,25 @@ mod tests {
             assert_eq!(e.field(), Some(field), "{json}: {e}");
             assert!(e.to_string().contains(field), "{e}");
         }
+    }
+
+    #[test]
+    fn rejections_quoting_the_configuration_stay_on_one_line() {
+        for json in [
+            r#"{"a\nb": 1}"#,
+            r#"{"p(\u000attr": 5}"#,
+            r#"{"max_label_sets": "1\n2"}"#,
+            r#"{"route_pattern": "(?P<project>x\n"}"#,
+            r#"{"preview_environment": "a\u001bb"}"#,
+        ] {
+            let message = one_line(&Config::parse(json.as_bytes()).unwrap_err().to_string());
+            assert!(
+                !message.contains(['\n', '\r', '\u{1b}']),
+                "{json}: {message:?}"
+            );
+        }
+        let message = one_line(&Config::parse(br#"{"a\nb": 1}"#).unwrap_err().to_string());
+        assert!(message.contains("unknown field `a\\nb`"), "{message}");
     }
 
     #[test]

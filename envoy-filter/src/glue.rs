@@ -141,7 +141,7 @@ pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u3
 
 #[no_mangle]
 pub extern "C" fn proxy_on_vm_start(_root_context_id: u32, _vm_configuration_size: usize) -> u32 {
-    abi::log(LogLevel::Info, &format!("{VERSION_STAMP}: VM started"));
+    abi::log(LogLevel::Info, crate::VM_STARTED);
     TRUE
 }
 
@@ -152,10 +152,8 @@ pub extern "C" fn proxy_on_configure(
 ) -> u32 {
     let parsed = match abi::plugin_configuration(plugin_configuration_size) {
         Ok(bytes) => Config::parse(bytes.as_ref().map_or(&[][..], HostBytes::as_slice))
-            .map_err(|e| e.to_string()),
-        Err(status) => Err(format!(
-            "could not read the plugin configuration (status {status})"
-        )),
+            .map_err(|e| crate::config::one_line(&e.to_string())),
+        Err(status) => Err(format!("unreadable plugin configuration (status {status})")),
     };
     let config = match parsed {
         Ok(config) => config,
@@ -170,14 +168,16 @@ pub extern "C" fn proxy_on_configure(
     if let Err(status) = abi::set_tick_period(FLUSH_PERIOD_MS) {
         abi::log(
             LogLevel::Error,
-            &format!("{VERSION_STAMP}: the host refused a tick period (status {status}); counters could never be flushed"),
+            &format!(
+                "{VERSION_STAMP}: tick period refused (status {status}): counters cannot flush"
+            ),
         );
         return FALSE;
     }
     abi::log(
         LogLevel::Info,
         &format!(
-            "{VERSION_STAMP}: configured: preview_policy={}, max_label_sets={}, max_cached_routes={}, flush every {FLUSH_PERIOD_MS} ms",
+            "{VERSION_STAMP}: configured: preview_policy={}, max_label_sets={}, max_cached_routes={}",
             config.preview_policy.as_str(),
             config.max_label_sets,
             config.max_cached_routes
@@ -333,7 +333,7 @@ fn warn_on_first_refusal(recorder: &Recorder, refused_before: u64) {
         if let Some(e) = recorder.sink_errors().last {
             abi::log(
                 LogLevel::Warn,
-                &format!("{VERSION_STAMP}: host refused a metric call ({e}); affected series are dropped"),
+                &format!("{VERSION_STAMP}: metric call refused ({e}): series dropped"),
             );
         }
     }

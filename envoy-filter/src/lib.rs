@@ -29,3 +29,11 @@ pub use route::Unattributed;
 
 /// Logged at VM start, so a deployed module identifies itself.
 pub const VERSION_STAMP: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));
+
+/// The line logged at VM start: [`VERSION_STAMP`] and "VM started".
+pub const VM_STARTED: &str = concat!(
+    env!("CARGO_PKG_NAME"),
+    " ",
+    env!("CARGO_PKG_VERSION"),
+    ": VM started"
+);

@@ -98,7 +98,7 @@ pub enum ConfigError {
     /// Not JSON, or not an object.
     #[error("configuration: {0}")]
     Syntax(String),
-    #[error("{0}: unknown field (expected one of {fields:?})", fields = TransformConfig::FIELDS)]
+    #[error("{}: unknown field (expected one of {fields:?})", OneLine(.0), fields = TransformConfig::FIELDS)]
     UnknownField(String),
     #[error("{field}: {message}")]
     FieldType { field: String, message: String },
@@ -145,12 +145,30 @@ impl ConfigError {
     }
 }
 
+/// A name taken from the configuration, shown on one line: a rejection is
+/// one log line (Fluent Bit's stderr), and a key may hold a newline. Control
+/// characters are escaped (`\n`, `\u{1b}`); everything else is as written.
+struct OneLine<'a>(&'a str);
+
+impl std::fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                std::fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a `namespace_template` was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     #[error("must not be empty")]
     Empty,
-    #[error("unknown placeholder {{{0}}} (known: {{project}}, {{environment}}, {{service}})")]
+    #[error("unknown placeholder {{{}}} (known: {{project}}, {{environment}}, {{service}})", OneLine(.0))]
     UnknownPlaceholder(String),
     #[error("unbalanced brace at byte {0}")]
     UnbalancedBrace(usize),
@@ -407,6 +425,38 @@ mod tests {
             TransformConfig::from_json(br#"{"namespace_template": null}"#).unwrap(),
             TransformConfig::default()
         );
+    }
+
+    /// Found by fuzzing (fuzz target `transform_config`): a key or a
+    /// placeholder holding a newline made the rejection two log lines.
+    #[test]
+    fn rejections_naming_what_was_written_stay_on_one_line() {
+        for json in [
+            r#"{"a\nb": 1}"#,
+            r#"{"rd_b\r\u0000x": 1}"#,
+            r#"{"namespace_template": "{environm\nt}"}"#,
+            r#"{"namespace_template": "{s\rvice}-{\u001b}"}"#,
+        ] {
+            let message = err(json).to_string();
+            assert!(
+                !message.contains(['\n', '\r', '\0', '\u{1b}']),
+                "{message:?}"
+            );
+        }
+        assert_eq!(
+            err(r#"{"a\nb": 1}"#).to_string(),
+            format!(
+                "a\\nb: unknown field (expected one of {:?})",
+                TransformConfig::FIELDS
+            )
+        );
+        assert!(err(r#"{"namespace_template": "{environm\nt}"}"#)
+            .to_string()
+            .starts_with("namespace_template: unknown placeholder {environm\\nt} "));
+        // Printable names are shown exactly as written.
+        assert!(err(r#"{"key_alias": {}}"#)
+            .to_string()
+            .starts_with("key_alias: unknown field"));
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! The log transform's rules (the pure core, `transform`) on arbitrary
+//! bytes under the default configuration and a configuration using every
+//! field: the output is exactly the object the rulebook gives
+//! (`starform_fuzz::records`), so exactly one JSON object whose identity is
+//! the record's normalised labels or a quarantine; and a second pass over an
+//! output changes nothing.
+//!
+//! Input: one record (the whole input), then each `\n`-separated line.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use starform_fuzz::records::check;
+use starform_vector_transform::{ndjson, transform, CompiledConfig, TransformConfig};
+
+/// Aliases for every canonical key, an environment alias, a namespace
+/// template and a small size limit.
+const FULL: &[u8] = br#"{"key_aliases":{"team":"starform.io/project","app":"starform.io/service","env":"starform.io/environment","build":"starform.io/build-id"},"environment_aliases":{"prod":"production"},"namespace_template":"{project}-{environment}","max_record_bytes":300}"#;
+
+fn configs() -> &'static [(TransformConfig, CompiledConfig); 2] {
+    static CONFIGS: OnceLock<[(TransformConfig, CompiledConfig); 2]> = OnceLock::new();
+    CONFIGS.get_or_init(|| {
+        [b"{}" as &[u8], FULL].map(|json| {
+            (
+                TransformConfig::from_json(json).expect("valid"),
+                CompiledConfig::from_json(json).expect("valid"),
+            )
+        })
+    })
+}
+
+fn one(raw: &TransformConfig, compiled: &CompiledConfig, record: &[u8]) {
+    let out = transform(compiled, record);
+    check(raw, record, &out, "first pass");
+    let again = transform(compiled, &out);
+    assert_eq!(
+        String::from_utf8_lossy(&again),
+        String::from_utf8_lossy(&out),
+        "a second pass changed the record"
+    );
+}
+
+fuzz_target!(|data: &[u8]| {
+    for (raw, compiled) in configs() {
+        one(raw, compiled, data);
+        for record in ndjson::records(data).take(64) {
+            one(raw, compiled, record);
+        }
+    }
+});

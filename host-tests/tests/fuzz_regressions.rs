@@ -1,0 +1,55 @@
+//! Inputs the fuzz targets (fuzz/, scripts/fuzz.sh) found, kept as tests of
+//! the compiled modules. docs/reliability.md lists each finding.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod filter_support;
+
+use filter_support::rejected;
+use starform_wasm::log_host::{LogHostError, LogTransform};
+
+/// fuzz target `filter_config`: an unknown field whose name holds a newline
+/// (JSON `\u000a`) made the rejection message span two lines. Envoy shows a
+/// rejected configuration as one log line, so the message must be one line
+/// whatever the configuration contains.
+#[test]
+fn rejection_of_a_field_name_with_control_characters_is_one_line() {
+    for config in [
+        &br#"{"p(\u000attr"n1e6:5 }"#[..],
+        br#"{"a\nb": 1}"#,
+        br#"{"a\r\nmax_label_sets\u0000": 1}"#,
+        br#"{"route_pattern": "(?P<project>x)\n(?P<environment>y)"}"#,
+    ] {
+        let lines = rejected(config);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            !lines[0].contains(['\n', '\r', '\0']),
+            "{:?} rejected with {:?}",
+            String::from_utf8_lossy(config),
+            lines[0]
+        );
+    }
+}
+
+/// fuzz target `transform_config`: an unknown key or an unknown
+/// `namespace_template` placeholder holding a newline made the rejection two
+/// lines (Fluent Bit logs it as one stderr line). Fixed in
+/// vector-transform/src/config.rs (`OneLine`); checked on the compiled
+/// module here.
+#[test]
+fn transform_rejection_naming_what_was_written_is_one_line() {
+    for config in [
+        &br#"{"pstance\u000a": 1}"#[..],
+        br#"{"namespace_template": "{environm\nt}"}"#,
+        br#"{"namespace_template": "{s\rvice}"}"#,
+    ] {
+        let Err(LogHostError::Config(message)) = LogTransform::with_config(config) else {
+            panic!("{:?} accepted", String::from_utf8_lossy(config));
+        };
+        assert!(!message.contains(['\n', '\r']), "{message:?}");
+    }
+}
