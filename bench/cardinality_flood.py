@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from envoy_bench import STATS_TAGS_AND_BUCKETS, Envoy, free_port, listener, wasm_filter
+from envoy_bench import Envoy, free_port, single_listener_bootstrap, wasm_filter
 
 
 def bootstrap(admin: int, port: int, module: Path, names: list[str], config: str) -> str:
@@ -40,16 +40,7 @@ def bootstrap(admin: int, port: int, module: Path, names: list[str], config: str
                 direct_response: {{ status: 200 }}"""
         for i, name in enumerate(names)
     )
-    return "\n".join(
-        [
-            f"admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}",
-            "stats_flush_interval: 1s",
-            STATS_TAGS_AND_BUCKETS,
-            "static_resources:",
-            "  listeners:",
-            listener("flood", port, routes, wasm_filter("starform_l7_identity", module, config)),
-        ]
-    )
+    return single_listener_bootstrap(admin, "flood", port, routes, wasm_filter("starform_l7_identity", module, config))
 
 
 def series(text: str, name: str) -> dict[str, int]:

@@ -130,6 +130,20 @@ def route(path: str, variant: str) -> str:
                 {action}"""
 
 
+def single_listener_bootstrap(admin: int, name: str, port: int, routes: str, filters: str) -> str:
+    """A bootstrap with the stats tags and buckets and one listener `name`."""
+    return "\n".join(
+        [
+            f"admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}",
+            "stats_flush_interval: 1s",
+            STATS_TAGS_AND_BUCKETS,
+            "static_resources:",
+            "  listeners:",
+            listener(name, port, routes, filters),
+        ]
+    )
+
+
 @dataclass
 class Ports:
     admin: int = field(default_factory=free_port)
@@ -295,15 +309,8 @@ def label_set_footprint(binary: Path, starform: Path, work: Path, live: int) -> 
                 direct_response: {{ status: 200 }}"""
         for i in range(live)
     )
-    yaml = "\n".join(
-        [
-            f"admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}",
-            "stats_flush_interval: 1s",
-            STATS_TAGS_AND_BUCKETS,
-            "static_resources:",
-            "  listeners:",
-            listener("labels", port, routes, wasm_filter("starform_l7_identity", starform, "{}")),
-        ]
+    yaml = single_listener_bootstrap(
+        admin, "labels", port, routes, wasm_filter("starform_l7_identity", starform, "{}")
     )
     envoy = Envoy(binary, work, f"labels-{live}", yaml, admin, 0)
     try:

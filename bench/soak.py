@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from envoy_bench import STATS_TAGS_AND_BUCKETS, Envoy, free_port, listener, wasm_filter
+from envoy_bench import Envoy, free_port, single_listener_bootstrap, wasm_filter
 
 # (path, route name or None for no route, status)
 ROUTES = [
@@ -65,16 +65,7 @@ def bootstrap(admin: int, port: int, module: Path) -> str:
         for path, name, status in ROUTES
     )
     config = '{"preview_policy": "aggregate"}'
-    return "\n".join(
-        [
-            f"admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}",
-            "stats_flush_interval: 1s",
-            STATS_TAGS_AND_BUCKETS,
-            "static_resources:",
-            "  listeners:",
-            listener("soak", port, routes, wasm_filter("starform_l7_identity", module, config)),
-        ]
-    )
+    return single_listener_bootstrap(admin, "soak", port, routes, wasm_filter("starform_l7_identity", module, config))
 
 
 def sample_sum(text: str, name: str) -> int:
