@@ -7,7 +7,8 @@
 #   - the Debian package wrk, the load generator of bench/ (benchmark smoke run, soak)
 # Then: rustfmt, clippy (host and wasm32), the whole workspace's tests in --release, and
 # the real-Envoy load checks of bench/: a short soak, the cardinality floods, and a
-# smoke run of the benchmarks (bench/run.sh --smoke; the full benchmark is not run here).
+# smoke run of the benchmarks (bench/run.sh --smoke; the full benchmark is not run here),
+# and every fuzz target for 20 s (scripts/fuzz.sh, which installs cargo-fuzz if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,6 +75,11 @@ rm -rf "$MODULES"
 
 step "benchmark smoke run (bench/run.sh --smoke)"
 bench/run.sh --smoke
+
+step "fuzzing, short form: each target for 20 s (scripts/fuzz.sh; the 10-minute runs are in docs/reliability.md)"
+# Installs cargo-fuzz if missing and builds the instrumented targets in
+# fuzz/target (their own workspace), embedding the modules the tests ran.
+bash scripts/fuzz.sh 20
 
 echo
 echo "all checks passed"
