@@ -20,13 +20,14 @@ MAX_LEN=65536
 # The machine's one toolchain (stable): libFuzzer's instrumentation needs no
 # sanitizer runtime here (-s none: the fuzzed code has no unsafe of its own;
 # panics and the oracles' assertions are the findings), and RUSTC_BOOTSTRAP
-# lets cargo-fuzz pass its few unstable flags.
-export RUSTC_BOOTSTRAP=1
-FUZZ=(cargo fuzz)
+# lets cargo-fuzz pass its few unstable flags. Only for cargo-fuzz: cargo
+# fingerprints RUSTC_BOOTSTRAP, so exported it would make the `cargo test`
+# below rebuild the whole workspace.
+FUZZ=(env RUSTC_BOOTSTRAP=1 cargo fuzz)
 
 step() { printf '\n==> %s\n' "$*"; }
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
+if ! "${FUZZ[@]}" --version >/dev/null 2>&1; then
   step "installing cargo-fuzz"
   cargo install cargo-fuzz --locked
 fi

@@ -2,8 +2,11 @@
 //! compiled once. Every error names the field it is about, because the only
 //! place an operator sees it is one Envoy log line.
 
+use std::cell::Cell;
+use std::fmt::{self, Write as _};
+
 use regex_lite::Regex;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use starform_labels::{DnsLabel, InvalidLabel};
@@ -55,8 +58,7 @@ impl PreviewPolicy {
 /// The configuration as written. Every field is optional; a missing field
 /// takes the default documented on [`Config`]. Values stay JSON until
 /// [`Config::parse`] converts each one, so a type error names its field.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct RawConfig {
     route_pattern: Option<Value>,
     preview_pattern: Option<Value>,
@@ -64,6 +66,85 @@ struct RawConfig {
     preview_environment: Option<Value>,
     max_label_sets: Option<Value>,
     max_cached_routes: Option<Value>,
+}
+
+/// The fields a configuration may have, as written in JSON.
+pub const FIELDS: [&str; 6] = [
+    "route_pattern",
+    "preview_pattern",
+    "preview_policy",
+    "preview_environment",
+    "max_label_sets",
+    "max_cached_routes",
+];
+
+impl RawConfig {
+    fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Value>)> {
+        Some(match key {
+            "route_pattern" => ("route_pattern", &mut self.route_pattern),
+            "preview_pattern" => ("preview_pattern", &mut self.preview_pattern),
+            "preview_policy" => ("preview_policy", &mut self.preview_policy),
+            "preview_environment" => ("preview_environment", &mut self.preview_environment),
+            "max_label_sets" => ("max_label_sets", &mut self.max_label_sets),
+            "max_cached_routes" => ("max_cached_routes", &mut self.max_cached_routes),
+            _ => return None,
+        })
+    }
+
+    /// Reads the JSON object. A value JSON itself rejects (a number beyond
+    /// f64, a cut-off string) fails inside the parser, before any field
+    /// conversion could name it: `reading` tells which field's value the
+    /// parser was in, so that error names its field too (fuzzing finding F2).
+    fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let reading = Cell::new(None);
+        let mut json = serde_json::Deserializer::from_str(text);
+        RawVisitor { reading: &reading }
+            .deserialize(&mut json)
+            .and_then(|raw| json.end().map(|()| raw))
+            .map_err(|source| match reading.get() {
+                Some(field) => ConfigError::FieldJson { field, source },
+                None => ConfigError::Json(source),
+            })
+    }
+}
+
+struct RawVisitor<'a> {
+    reading: &'a Cell<Option<&'static str>>,
+}
+
+impl<'de> DeserializeSeed<'de> for RawVisitor<'_> {
+    type Value = RawConfig;
+
+    fn deserialize<D: Deserializer<'de>>(self, json: D) -> Result<RawConfig, D::Error> {
+        json.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RawVisitor<'_> {
+    type Value = RawConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawConfig, A::Error> {
+        let mut raw = RawConfig::default();
+        let mut seen = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some((field, slot)) = raw.slot(&key) else {
+                return Err(de::Error::unknown_field(&key, &FIELDS));
+            };
+            if seen.contains(&field) {
+                return Err(de::Error::duplicate_field(field));
+            }
+            seen.push(field);
+            self.reading.set(Some(field));
+            // `null` is as good as absent, as it was with serde's `Option`.
+            *slot = Some(map.next_value::<Value>()?).filter(|v| !v.is_null());
+            self.reading.set(None);
+        }
+        Ok(raw)
+    }
 }
 
 /// The compiled configuration.
@@ -98,16 +179,24 @@ pub struct Config {
 pub enum ConfigError {
     #[error("plugin configuration is not UTF-8: {0}")]
     NotUtf8(#[from] std::str::Utf8Error),
-    /// Not JSON, not an object, or an unknown field (serde names it).
-    #[error("plugin configuration is not a valid JSON object: {0}")]
+    /// Not JSON, not an object, or an unknown or repeated field (serde
+    /// names it).
+    #[error("plugin configuration is not a valid JSON object: {}", OneLine(.0))]
     Json(#[source] serde_json::Error),
-    #[error("field `{field}`: {source}")]
+    /// The field's value is not JSON (a number beyond f64, a cut-off value).
+    #[error("field `{field}`: not valid JSON: {}", OneLine(.source))]
+    FieldJson {
+        field: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("field `{field}`: {}", OneLine(.source))]
     FieldType {
         field: &'static str,
         #[source]
         source: serde_json::Error,
     },
-    #[error("field `{field}`: invalid regex: {source}")]
+    #[error("field `{field}`: invalid regex: {}", OneLine(.source))]
     Regex {
         field: &'static str,
         #[source]
@@ -118,7 +207,7 @@ pub enum ConfigError {
         field: &'static str,
         group: &'static str,
     },
-    #[error("field `{field}`: not a DNS-1123 label: {source}")]
+    #[error("field `{field}`: not a DNS-1123 label: {}", OneLine(.source))]
     Label {
         field: &'static str,
         #[source]
@@ -128,20 +217,31 @@ pub enum ConfigError {
     Zero { field: &'static str },
 }
 
-/// `message` on one line. A rejection is one Envoy log line, and a message
+/// Shows `T` on one line. A rejection is one Envoy log line, and a message
 /// may quote what the configuration holds (a key, a value, a pattern), which
 /// may contain newlines or other control characters: they are shown escaped
-/// (`\n`, `\u{1b}`). Found by fuzzing (`filter_config`).
-pub fn one_line(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+/// (`\n`, `\u{7f}`). Found by fuzzing (`filter_config`, F1).
+pub struct OneLine<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for OneLine<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(Escaping(f), "{}", self.0)
     }
-    out
+}
+
+struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl fmt::Write for Escaping<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for c in text.chars() {
+            if c.is_control() {
+                write!(self.0, "{}", c.escape_default())?;
+            } else {
+                self.0.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ConfigError {
@@ -149,6 +249,7 @@ impl ConfigError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             ConfigError::FieldType { field, .. }
+            | ConfigError::FieldJson { field, .. }
             | ConfigError::Regex { field, .. }
             | ConfigError::MissingGroup { field, .. }
             | ConfigError::Label { field, .. }
@@ -166,7 +267,7 @@ impl Config {
         let raw = if text.trim().is_empty() {
             RawConfig::default()
         } else {
-            serde_json::from_str::<RawConfig>(text).map_err(ConfigError::Json)?
+            RawConfig::from_json(text)?
         };
 
         let route_pattern = regex_field(
@@ -346,22 +447,72 @@ mod tests {
         }
     }
 
+    /// Fuzzing finding F2: a value JSON itself refuses was named only by
+    /// its position.
+    #[test]
+    fn values_that_are_not_json_name_their_field() {
+        for (json, field) in [
+            (
+                r#"{"max_cached_routes": 918446E44073709551615}"#,
+                "max_cached_routes",
+            ),
+            (r#"{"max_label_sets": 1e999, "x": 1}"#, "max_label_sets"),
+            (
+                r#"{"preview_policy": 3, "route_pattern": -1e400}"#,
+                "route_pattern",
+            ),
+            (r#"{"preview_environment": "pr"#, "preview_environment"),
+            (r#"{"preview_pattern": tru}"#, "preview_pattern"),
+        ] {
+            let e = err(json);
+            assert!(matches!(e, ConfigError::FieldJson { .. }), "{json}: {e}");
+            assert_eq!(e.field(), Some(field), "{json}: {e}");
+            assert!(e.to_string().contains("line 1 column"), "{e}");
+        }
+        // Outside any value the position is all there is.
+        for json in [
+            r#"{"max_label_sets": 3,}"#,
+            r#"{"max_label_sets": 3"#,
+            r#"{"max_label_sets": 3 "max_cached_routes": 4}"#,
+            "{} {}",
+        ] {
+            assert!(matches!(err(json), ConfigError::Json(_)), "{json}");
+        }
+    }
+
+    #[test]
+    fn repeated_fields_are_named_and_null_is_absent() {
+        for json in [
+            r#"{"max_label_sets": 3, "max_label_sets": 4}"#,
+            r#"{"max_label_sets": null, "max_label_sets": 4}"#,
+        ] {
+            let e = err(json);
+            assert!(matches!(e, ConfigError::Json(_)), "{json}: {e}");
+            assert!(
+                e.to_string().contains("duplicate field `max_label_sets`"),
+                "{e}"
+            );
+        }
+        let c = Config::parse(br#"{"max_label_sets": null, "preview_policy": null}"#).unwrap();
+        assert_eq!(c.max_label_sets, DEFAULT_MAX_LABEL_SETS);
+        assert_eq!(c.preview_policy, PreviewPolicy::Aggregate);
+    }
+
     #[test]
     fn rejections_quoting_the_configuration_stay_on_one_line() {
         for json in [
             r#"{"a\nb": 1}"#,
             r#"{"p(\u000attr": 5}"#,
+            "{\"prev\u{7f}y\": 1}",
             r#"{"max_label_sets": "1\n2"}"#,
             r#"{"route_pattern": "(?P<project>x\n"}"#,
             r#"{"preview_environment": "a\u001bb"}"#,
+            r#"{"preview_policy": "\r"}"#,
         ] {
-            let message = one_line(&Config::parse(json.as_bytes()).unwrap_err().to_string());
-            assert!(
-                !message.contains(['\n', '\r', '\u{1b}']),
-                "{json}: {message:?}"
-            );
+            let message = Config::parse(json.as_bytes()).unwrap_err().to_string();
+            assert!(!message.contains(char::is_control), "{json}: {message:?}");
         }
-        let message = one_line(&Config::parse(br#"{"a\nb": 1}"#).unwrap_err().to_string());
+        let message = Config::parse(br#"{"a\nb": 1}"#).unwrap_err().to_string();
         assert!(message.contains("unknown field `a\\nb`"), "{message}");
     }
 

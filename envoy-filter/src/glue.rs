@@ -88,6 +88,22 @@ fn with_stream(context_id: u32, f: impl FnOnce(&mut Stream)) {
     });
 }
 
+/// Runs `f` on a stream and its root's recorder; a stream whose root has
+/// no accepted configuration is not counted.
+fn with_configured_stream(context_id: u32, f: impl FnOnce(&mut Stream, &mut Recorder)) {
+    with_vm(|vm| {
+        let Vm { roots, streams } = vm;
+        if let Some(stream) = streams.get_mut(&context_id) {
+            if let Some(recorder) = roots
+                .get_mut(&stream.root)
+                .and_then(|root| root.recorder.as_mut())
+            {
+                f(stream, recorder);
+            }
+        }
+    });
+}
+
 fn read_route_name() -> Option<HostBytes> {
     abi::property(ROUTE_NAME).ok().flatten()
 }
@@ -151,8 +167,9 @@ pub extern "C" fn proxy_on_configure(
     plugin_configuration_size: usize,
 ) -> u32 {
     let parsed = match abi::plugin_configuration(plugin_configuration_size) {
+        // The error's message is one line whatever the configuration holds.
         Ok(bytes) => Config::parse(bytes.as_ref().map_or(&[][..], HostBytes::as_slice))
-            .map_err(|e| crate::config::one_line(&e.to_string())),
+            .map_err(|e| e.to_string()),
         Err(status) => Err(format!("unreadable plugin configuration (status {status})")),
     };
     let config = match parsed {
@@ -215,17 +232,7 @@ pub extern "C" fn proxy_on_request_headers(
     _headers: usize,
     _end_of_stream: u32,
 ) -> u32 {
-    with_vm(|vm| {
-        let Vm { roots, streams } = vm;
-        let Some(stream) = streams.get_mut(&context_id) else {
-            return;
-        };
-        let Some(recorder) = roots
-            .get_mut(&stream.root)
-            .and_then(|root| root.recorder.as_mut())
-        else {
-            return;
-        };
+    with_configured_stream(context_id, |stream, recorder| {
         let route = read_route_name();
         let outcome = recorder.outcome(route.as_ref().map(HostBytes::as_slice));
         stream.outcome = Some(outcome);
@@ -281,17 +288,7 @@ pub extern "C" fn proxy_on_response_body(
 
 #[no_mangle]
 pub extern "C" fn proxy_on_log(context_id: u32) {
-    with_vm(|vm| {
-        let Vm { roots, streams } = vm;
-        let Some(stream) = streams.get_mut(&context_id) else {
-            return;
-        };
-        let Some(recorder) = roots
-            .get_mut(&stream.root)
-            .and_then(|root| root.recorder.as_mut())
-        else {
-            return;
-        };
+    with_configured_stream(context_id, |stream, recorder| {
         // Headers never seen (a stream reset first): the route, if any, is
         // known by now.
         let outcome = match stream.outcome {

@@ -4,6 +4,7 @@
 //! rejected with a message naming the field at fault.
 #![no_main]
 
+use std::cell::Cell;
 use std::fmt;
 
 use libfuzzer_sys::fuzz_target;
@@ -53,6 +54,41 @@ impl<'de> serde::Deserialize<'de> for Keys {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// The known field, met for the first time, whose value serde_json was
+/// reading when the text stopped being JSON; `None` when it stopped elsewhere
+/// or a bad (unknown, repeated) key came first.
+fn value_not_json(text: &str) -> Option<&'static str> {
+    struct V<'a>(&'a Cell<Option<&'static str>>);
+    impl<'de> Visitor<'de> for V<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Some(&field) = FIELDS.iter().find(|f| **f == key) else {
+                    return Err(serde::de::Error::custom("unknown"));
+                };
+                if seen.contains(&field) {
+                    return Err(serde::de::Error::custom("repeated"));
+                }
+                seen.push(field);
+                self.0.set(Some(field));
+                map.next_value::<Value>()?;
+                self.0.set(None);
+            }
+            Ok(())
+        }
+    }
+    let reading = Cell::new(None);
+    let mut json = serde_json::Deserializer::from_str(text);
+    match json.deserialize_map(V(&reading)) {
+        Ok(()) => None,
+        Err(_) => reading.get(),
     }
 }
 
@@ -117,7 +153,12 @@ fn accepted(data: &[u8], config: &Config) {
 fn rejected(data: &[u8], error: &starform_envoy_filter::ConfigError) {
     let message = error.to_string();
     assert!(!message.trim().is_empty());
-    assert!(!message.contains('\n'), "one log line: {message:?}");
+    // One log line, whatever the configuration quotes: no newline, no
+    // other control character (DEL included) left unescaped.
+    assert!(
+        !message.contains(char::is_control),
+        "one log line: {message:?}"
+    );
     if let Some(field) = error.field() {
         assert!(FIELDS.contains(&field), "{field}");
         assert!(message.contains(field), "{message}");
@@ -129,8 +170,12 @@ fn rejected(data: &[u8], error: &starform_envoy_filter::ConfigError) {
         return;
     };
     // Not JSON as serde_json reads it (a number beyond f64 is "out of
-    // range"): the message gives the position instead of a field.
+    // range", a value cut off): the field whose value it is must be named
+    // (finding F2), unless serde stopped earlier at a bad key.
     if serde_json::from_str::<Value>(text).is_err() {
+        if let Some(field) = value_not_json(text) {
+            panic!("{text:?}: the value of {field} is not JSON, and {message:?} names no field");
+        }
         return;
     }
     let Ok(Keys(keys)) = serde_json::from_str::<Keys>(text) else {

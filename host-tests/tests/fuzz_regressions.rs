@@ -23,11 +23,42 @@ fn rejection_of_a_field_name_with_control_characters_is_one_line() {
         br#"{"a\nb": 1}"#,
         br#"{"a\r\nmax_label_sets\u0000": 1}"#,
         br#"{"route_pattern": "(?P<project>x)\n(?P<environment>y)"}"#,
+        // F4, found by a 20 s CI run: DEL (0x7f) in a key. The log line
+        // was escaped already; `ConfigError`'s own message was not.
+        b"{\"prev\x7f\x7fy\x7fie^httproute/onmx_label_sets\": 5000}",
     ] {
         let lines = rejected(config);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
-            !lines[0].contains(['\n', '\r', '\0']),
+            !lines[0].contains(char::is_control),
+            "{:?} rejected with {:?}",
+            String::from_utf8_lossy(config),
+            lines[0]
+        );
+    }
+}
+
+/// fuzz target `filter_config` (F2): a value serde_json refuses to read (a
+/// number beyond f64) was rejected as "not a valid JSON object: number out
+/// of range at line 1 column N", naming no field. The rejection now names
+/// the field whose value it is.
+#[test]
+fn rejection_of_a_value_that_is_not_json_names_its_field() {
+    for (config, field) in [
+        (
+            &br#"{"max_cached_routes": 918446E44073709551615}"#[..],
+            "max_cached_routes",
+        ),
+        (
+            br#"{"preview_policy": "full", "max_label_sets": -1e400}"#,
+            "max_label_sets",
+        ),
+        (br#"{"route_pattern": "^(?P<project>a)"#, "route_pattern"),
+    ] {
+        let lines = rejected(config);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains(&format!("field `{field}`: not valid JSON: ")),
             "{:?} rejected with {:?}",
             String::from_utf8_lossy(config),
             lines[0]
