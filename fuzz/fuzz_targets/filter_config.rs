@@ -15,7 +15,7 @@ use starform_envoy_filter::config::{
 };
 use starform_envoy_filter::{Config, Outcome, Recorder};
 use starform_fuzz::contract::is_label;
-use starform_fuzz::log_line::shown;
+use starform_fuzz::log_line::{assert_one_line, shown};
 
 const FIELDS: [&str; 6] = [
     "route_pattern",
@@ -152,13 +152,7 @@ fn accepted(data: &[u8], config: &Config) {
 
 fn rejected(data: &[u8], error: &starform_envoy_filter::ConfigError) {
     let message = error.to_string();
-    assert!(!message.trim().is_empty());
-    // One log line, whatever the configuration quotes: no newline, no
-    // other control character (DEL included) left unescaped.
-    assert!(
-        !message.contains(char::is_control),
-        "one log line: {message:?}"
-    );
+    assert_one_line(&message);
     if let Some(field) = error.field() {
         assert!(FIELDS.contains(&field), "{field}");
         assert!(message.contains(field), "{message}");

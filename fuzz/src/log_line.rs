@@ -12,3 +12,14 @@ pub fn shown(name: &str) -> String {
         })
         .collect()
 }
+
+/// A rejection message fit for one log line: not empty, and no newline or
+/// other control character (DEL included) left unescaped, whatever the
+/// configuration quoted.
+pub fn assert_one_line(message: &str) {
+    assert!(!message.trim().is_empty(), "empty message");
+    assert!(
+        !message.contains(char::is_control),
+        "one log line: {message:?}"
+    );
+}
