@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use starform_vector_transform::Counts;
-use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime::{Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Why the host could not run the module.
@@ -33,11 +34,34 @@ pub enum LogHostError {
     Abi(String),
 }
 
-/// One engine for every log module in the process: a compiled module is only
-/// usable with the engine that compiled it.
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
+/// How a module's instances count the work they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metering {
+    /// Full speed, nothing counted.
+    Off,
+    /// Every wasm instruction executed is counted (wasmtime fuel: one unit
+    /// per instruction, control markers such as `block`/`end` free): the
+    /// deterministic measure of what an interpreter (WAMR in Fluent Bit)
+    /// pays, whatever the machine.
+    Instructions,
+}
+
+/// One engine per metering mode for every log module in the process: a
+/// compiled module is only usable with the engine that compiled it.
+fn engine(metering: Metering) -> Result<&'static Engine, LogHostError> {
+    static PLAIN: OnceLock<Result<Engine, String>> = OnceLock::new();
+    static METERED: OnceLock<Result<Engine, String>> = OnceLock::new();
+    let cell = match metering {
+        Metering::Off => &PLAIN,
+        Metering::Instructions => &METERED,
+    };
+    cell.get_or_init(|| {
+        let mut config = Config::new();
+        config.consume_fuel(metering == Metering::Instructions);
+        Engine::new(&config).map_err(|e| format!("{e:#}"))
+    })
+    .as_ref()
+    .map_err(|e| LogHostError::Compile(format!("starting the wasm engine: {e}")))
 }
 
 /// A compiled log transform module, ready to start instances from. Cheap to
@@ -45,14 +69,21 @@ fn engine() -> &'static Engine {
 #[derive(Clone)]
 pub struct LogModule {
     module: Module,
+    metering: Metering,
 }
 
 impl LogModule {
     /// Compiles `bytes` (binary wasm or WAT text); whether it has the exports
     /// the host needs is checked when an instance starts.
     pub fn compile(bytes: &[u8]) -> Result<Self, LogHostError> {
-        Module::new(engine(), bytes)
-            .map(|module| Self { module })
+        Self::compile_with(bytes, Metering::Off)
+    }
+
+    /// [`LogModule::compile`] with instances that count instructions
+    /// ([`LogTransform::instructions`]).
+    pub fn compile_with(bytes: &[u8], metering: Metering) -> Result<Self, LogHostError> {
+        Module::new(engine(metering)?, bytes)
+            .map(|module| Self { module, metering })
             .map_err(|e| LogHostError::Compile(format!("{e:#}")))
     }
 
@@ -122,7 +153,12 @@ where
 pub struct LogTransform {
     store: Store<WasiP1Ctx>,
     exports: Exports,
+    /// What the module wrote to stderr, for instances that capture it.
+    stderr: Option<MemoryOutputPipe>,
 }
+
+/// Fuel given to a metered instance: more than any run can spend.
+const FUEL: u64 = u64::MAX / 2;
 
 impl LogTransform {
     /// An instance with the default configuration (`{}`).
@@ -145,16 +181,34 @@ impl LogTransform {
         Ok(host)
     }
 
-    /// An instance set up the way Fluent Bit's `filter_wasm` sets it up: never
-    /// configured by the host, with `accessible_dir` (if any) preopened as
-    /// `/etc/starform`, where the module looks for `log-transform.json`.
-    pub fn unconfigured(accessible_dir: Option<&Path>) -> Result<Self, LogHostError> {
+    /// An instance set up the way Fluent Bit's `filter_wasm` sets it up
+    /// (fluent-bit `src/wasm/flb_wasm.c`): each of `accessible_paths`
+    /// preopened under its own path, in order (WAMR's WASI `dir_list`), the
+    /// module required to be a WASI reactor (WAMR runs `_initialize` at
+    /// instantiation and warns about a WASI module that is neither a
+    /// command nor a reactor), and never configured by the host. Its stderr
+    /// is kept ([`LogTransform::stderr`]).
+    pub fn fluent_bit(module: &LogModule, accessible_paths: &[&Path]) -> Result<Self, LogHostError> {
+        let exports = |name: &str| module.module.get_export(name).is_some();
+        if !exports("_initialize") || exports("_start") {
+            return Err(LogHostError::Abi(
+                "a WASI module Fluent Bit loads must be a reactor: export _initialize, not _start"
+                    .into(),
+            ));
+        }
         let mut wasi = WasiCtxBuilder::new();
-        if let Some(dir) = accessible_dir {
-            wasi.preopened_dir(dir, "/etc/starform", FsPerms::ReadOnly)
+        for dir in accessible_paths {
+            let guest = dir.to_str().ok_or_else(|| {
+                LogHostError::Abi(format!("{}: not a UTF-8 path", dir.display()))
+            })?;
+            wasi.preopened_dir(dir, guest, FsPerms::ReadOnly)
                 .map_err(LogHostError::Instantiate)?;
         }
-        Self::instantiate(LogModule::vector_transform()?, wasi.build_p1())
+        let stderr = MemoryOutputPipe::new(64 * 1024);
+        wasi.stderr(stderr.clone());
+        let mut host = Self::instantiate(module, wasi.build_p1())?;
+        host.stderr = Some(stderr);
+        Ok(host)
     }
 
     fn instantiate(module: &LogModule, wasi: WasiP1Ctx) -> Result<Self, LogHostError> {
@@ -162,6 +216,9 @@ impl LogTransform {
         let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
         p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(LogHostError::Instantiate)?;
         let mut store = Store::new(engine, wasi);
+        if module.metering == Metering::Instructions {
+            store.set_fuel(FUEL).map_err(LogHostError::Instantiate)?;
+        }
         let instance = linker
             .instantiate(&mut store, &module.module)
             .map_err(LogHostError::Instantiate)?;
@@ -173,7 +230,90 @@ impl LogTransform {
                 })?;
         }
         let exports = Exports::find(&mut store, &instance)?;
-        Ok(Self { store, exports })
+        Ok(Self {
+            store,
+            exports,
+            stderr: None,
+        })
+    }
+
+    /// Instructions executed by this instance so far (module compiled with
+    /// [`Metering::Instructions`]; `None` otherwise).
+    pub fn instructions(&self) -> Option<u64> {
+        let left = self.store.get_fuel().ok()?;
+        Some(FUEL.saturating_sub(left))
+    }
+
+    /// What the module wrote to stderr (instances made by
+    /// [`LogTransform::fluent_bit`]).
+    pub fn stderr(&self) -> Option<String> {
+        self.stderr
+            .as_ref()
+            .map(|pipe| String::from_utf8_lossy(&pipe.contents()).into_owned())
+    }
+
+    /// One record the way `flb_wasm_call_function_format_json` passes it:
+    /// the tag and the record each copied, NUL-terminated, into memory from
+    /// the module's `malloc` (WAMR's `wasm_runtime_module_dup_data`), the
+    /// export called with (tag, tag_len, sec, nsec, record, record_len), the
+    /// NUL-terminated result copied out, both copies freed.
+    pub fn filter_log_as_fluent_bit(
+        &mut self,
+        tag: &[u8],
+        time: (u32, u32),
+        record: &[u8],
+    ) -> Result<Vec<u8>, LogHostError> {
+        let tag_ptr = self.dup_data(tag)?;
+        let record_ptr = self.dup_data(record);
+        let result = record_ptr.and_then(|record_ptr| {
+            let filter = self.exports.filter_log.clone();
+            let args = (tag_ptr, len32(tag)?, time.0, time.1, record_ptr, len32(record)?);
+            let out = filter
+                .call(&mut self.store, args)
+                .map_err(|error| LogHostError::Call {
+                    export: "starform_filter_log",
+                    error,
+                })
+                .and_then(|ptr| self.read_c_string(ptr));
+            self.free(record_ptr)?;
+            out
+        });
+        self.free(tag_ptr)?;
+        result
+    }
+
+    /// `input` and a NUL in module memory from the module's `malloc`.
+    fn dup_data(&mut self, input: &[u8]) -> Result<u32, LogHostError> {
+        let size = len32(input)?
+            .checked_add(1)
+            .ok_or_else(|| LogHostError::Abi("input too large".into()))?;
+        let ptr = self
+            .exports
+            .malloc
+            .call(&mut self.store, size)
+            .map_err(|error| LogHostError::Call {
+                export: "malloc",
+                error,
+            })?;
+        if ptr == 0 {
+            return Err(LogHostError::Abi(format!("malloc({size}) returned null")));
+        }
+        let memory = self.exports.memory;
+        memory
+            .write(&mut self.store, ptr as usize, input)
+            .and_then(|()| memory.write(&mut self.store, ptr as usize + input.len(), &[0]))
+            .map_err(|e| LogHostError::Abi(format!("malloc returned memory outside the module: {e}")))?;
+        Ok(ptr)
+    }
+
+    fn free(&mut self, ptr: u32) -> Result<(), LogHostError> {
+        self.exports
+            .free
+            .call(&mut self.store, ptr)
+            .map_err(|error| LogHostError::Call {
+                export: "free",
+                error,
+            })
     }
 
     /// Replaces the configuration; on error the previous one stays.
@@ -262,46 +402,11 @@ impl LogTransform {
         export: &'static str,
         call: impl FnOnce(&mut Store<WasiP1Ctx>, u32, u32) -> wasmtime::Result<R>,
     ) -> Result<R, LogHostError> {
-        let len = u32::try_from(input.len()).map_err(|_| {
-            LogHostError::Abi(format!("input of {} bytes exceeds 4 GiB", input.len()))
-        })?;
-        let size = len
-            .checked_add(1)
-            .ok_or_else(|| LogHostError::Abi("input too large".into()))?;
-        let ptr = self
-            .exports
-            .malloc
-            .call(&mut self.store, size)
-            .map_err(|error| LogHostError::Call {
-                export: "malloc",
-                error,
-            })?;
-        if ptr == 0 {
-            return Err(LogHostError::Abi(format!("malloc({size}) returned null")));
-        }
-        let written = self
-            .exports
-            .memory
-            .write(&mut self.store, ptr as usize, input)
-            .and_then(|()| {
-                self.exports
-                    .memory
-                    .write(&mut self.store, ptr as usize + input.len(), &[0])
-            });
-        let result = match written {
-            Ok(()) => call(&mut self.store, ptr, len)
-                .map_err(|error| LogHostError::Call { export, error }),
-            Err(e) => Err(LogHostError::Abi(format!(
-                "malloc returned memory outside the module: {e}"
-            ))),
-        };
-        self.exports
-            .free
-            .call(&mut self.store, ptr)
-            .map_err(|error| LogHostError::Call {
-                export: "free",
-                error,
-            })?;
+        let len = len32(input)?;
+        let ptr = self.dup_data(input)?;
+        let result =
+            call(&mut self.store, ptr, len).map_err(|error| LogHostError::Call { export, error });
+        self.free(ptr)?;
         result
     }
 
@@ -344,6 +449,11 @@ impl LogTransform {
             .ok_or_else(|| LogHostError::Abi("returned string is not NUL-terminated".into()))?;
         Ok(tail.get(..end).map(<[u8]>::to_vec).unwrap_or_default())
     }
+}
+
+fn len32(input: &[u8]) -> Result<u32, LogHostError> {
+    u32::try_from(input.len())
+        .map_err(|_| LogHostError::Abi(format!("input of {} bytes exceeds 4 GiB", input.len())))
 }
 
 #[cfg(test)]

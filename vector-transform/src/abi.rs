@@ -10,11 +10,9 @@ use std::cell::RefCell;
 use crate::config::{CompiledConfig, ConfigError};
 use crate::ndjson;
 use crate::outcome::Counts;
-use crate::transform::{transform_into, transform_unconfigured_into};
-
-/// Read (through WASI) when no host called `starform_configure` before the
-/// first record: Fluent Bit cannot pass configuration any other way.
-const CONFIG_FILE: &str = "/etc/starform/log-transform.json";
+use crate::preopens;
+use crate::scan::Scratch;
+use crate::transform::{transform_unconfigured_into, transform_with_scratch};
 
 /// Output capacity kept between calls; a larger buffer (left by one huge
 /// record) is released at the start of the next call.
@@ -28,69 +26,88 @@ enum Configuration {
     /// Neither `starform_configure` nor the first record has happened yet.
     Pending,
     Ready(CompiledConfig),
-    /// The configuration file was unusable: fail closed (`config_invalid`).
-    Invalid(Option<String>),
+    /// No usable configuration file: fail closed (`config_invalid`, with the
+    /// configuration field at fault, or the file's name when it is missing).
+    Invalid(String),
 }
 
 struct State {
     configuration: Configuration,
     output: Vec<u8>,
-    /// The output ends with a NUL that `starform_output_len` does not count.
-    nul_terminated: bool,
+    scratch: Scratch,
     counts: Counts,
 }
 
 thread_local! {
-    static STATE: RefCell<State> = const {
-        RefCell::new(State {
-            configuration: Configuration::Pending,
-            output: Vec::new(),
-            nul_terminated: false,
-            counts: Counts { accepted: 0, quarantined: [0; 7] },
-        })
-    };
+    static STATE: RefCell<State> = RefCell::new(State {
+        configuration: Configuration::Pending,
+        output: Vec::new(),
+        scratch: Scratch::default(),
+        counts: Counts::default(),
+    });
 }
 
 impl State {
     fn begin(&mut self) {
         self.output.clear();
-        self.nul_terminated = false;
         self.output.shrink_to(RETAINED_OUTPUT_BYTES);
     }
 
-    fn transform_one(&mut self, input: &[u8]) {
+    fn transform_one(&mut self, input: &[u8], out: &mut Vec<u8>) {
         if matches!(self.configuration, Configuration::Pending) {
             self.configuration = from_file();
         }
         let outcome = match &self.configuration {
-            Configuration::Ready(config) => transform_into(config, input, &mut self.output),
-            Configuration::Invalid(field) => {
-                transform_unconfigured_into(field.as_deref(), input, &mut self.output)
+            Configuration::Ready(config) => {
+                transform_with_scratch(config, input, out, &mut self.scratch)
             }
-            Configuration::Pending => transform_unconfigured_into(None, input, &mut self.output),
+            Configuration::Invalid(key) => transform_unconfigured_into(Some(key), input, out),
+            Configuration::Pending => transform_unconfigured_into(None, input, out),
         };
         self.counts.record(outcome);
     }
 }
 
+/// The configuration of a module its host never configured (Fluent Bit):
+/// `log-transform.json` in the first directory the host preopened that has
+/// one (Fluent Bit preopens `Accessible_Paths`, in order). None of them
+/// having it is an error like an invalid file: Fluent Bit preopens
+/// directories only for the module to read, so a missing file is a mount
+/// gone wrong, and accepting records under rules nobody configured would
+/// hide it.
 fn from_file() -> Configuration {
-    let Ok(bytes) = std::fs::read(CONFIG_FILE) else {
-        // Absent, or the directory is not an accessible path: the default.
+    let dirs = preopens::directories();
+    let found = preopens::find_file(&dirs, preopens::CONFIG_FILE_NAME);
+    let Some((path, read)) = found else {
         log(format_args!(
-            "configuration: defaults ({CONFIG_FILE} not readable)"
+            "no {} in the preopened directories [{}]; quarantining every record as config_invalid",
+            preopens::CONFIG_FILE_NAME,
+            dirs.join(", ")
         ));
-        return Configuration::Ready(CompiledConfig::default());
+        return Configuration::Invalid(preopens::CONFIG_FILE_NAME.to_owned());
+    };
+    let bytes = match read {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            log(format_args!(
+                "{path}: {e}; quarantining every record as config_invalid"
+            ));
+            return Configuration::Invalid(preopens::CONFIG_FILE_NAME.to_owned());
+        }
     };
     match CompiledConfig::from_json(&bytes) {
         Ok(config) => {
-            log(format_args!("configuration: {CONFIG_FILE}"));
+            log(format_args!("configuration: {path}"));
             Configuration::Ready(config)
         }
         Err(e) => {
             log(format_args!(
-                "{CONFIG_FILE}: {e}; quarantining every record as config_invalid"
+                "{path}: {e}; quarantining every record as config_invalid"
             ));
-            Configuration::Invalid(e.field().map(str::to_owned))
+            Configuration::Invalid(
+                e.field()
+                    .map_or_else(|| preopens::CONFIG_FILE_NAME.to_owned(), str::to_owned),
+            )
         }
     }
 }
@@ -144,9 +161,10 @@ pub unsafe extern "C" fn starform_filter_log(
     let input = unsafe { bytes(record_ptr, record_len) };
     with_state(BUSY.as_ptr(), |state| {
         state.begin();
-        state.transform_one(input);
-        state.output.push(0);
-        state.nul_terminated = true;
+        let mut out = std::mem::take(&mut state.output);
+        state.transform_one(input, &mut out);
+        out.push(0);
+        state.output = out;
         state.output.as_ptr()
     })
 }
@@ -163,10 +181,11 @@ pub unsafe extern "C" fn starform_transform_batch(ptr: *const u8, len: u32) -> u
     let input = unsafe { bytes(ptr, len) };
     with_state(0, |state| {
         state.begin();
-        for record in ndjson::records(input) {
-            state.transform_one(record);
-            state.output.push(b'\n');
-        }
+        let mut out = std::mem::take(&mut state.output);
+        ndjson::for_each_line(input, &mut out, |record, out| {
+            state.transform_one(record, out);
+        });
+        state.output = out;
         output_len(state)
     })
 }
@@ -198,6 +217,21 @@ pub unsafe extern "C" fn starform_configure(ptr: *const u8, len: u32) -> u32 {
 
 fn write_error(out: &mut Vec<u8>, e: &ConfigError) {
     out.extend_from_slice(e.to_string().as_bytes());
+}
+
+/// Makes the module a WASI reactor: hosts (WAMR, wasmtime) call this once
+/// after instantiation, before any other export, and WAMR warns about a
+/// WASI module that exports neither this nor `_start`.
+#[no_mangle]
+pub extern "C" fn _initialize() {
+    extern "C" {
+        /// Synthesised by the linker: runs the static constructors
+        /// (wasi-libc's among them) once.
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: called once by the host before any other export, as the
+    // reactor convention requires.
+    unsafe { __wasm_call_ctors() }
 }
 
 /// Start of the output of the last call.

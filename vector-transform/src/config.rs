@@ -372,6 +372,13 @@ impl CompiledConfig {
             .map_or(normalised, String::as_str)
     }
 
+    /// The value an aliased environment stands for; `None` when unaliased.
+    pub fn environment_alias(&self, normalised: &str) -> Option<&str> {
+        self.environment_aliases
+            .get(normalised)
+            .map(String::as_str)
+    }
+
     pub fn namespace_template(&self) -> Option<&NamespaceTemplate> {
         self.namespace_template.as_ref()
     }

@@ -1,19 +1,34 @@
 //! Rule 4: the identity a record's pod labels resolve to.
 
-use serde_json::{Map, Value};
-use starform_labels::DnsLabel;
+use std::borrow::Cow;
+
+use starform_labels::is_dns_label;
 
 use crate::config::{CompiledConfig, CANONICAL_KEYS};
 use crate::outcome::{Quarantine, Reason};
+use crate::view::LabelMap;
 
-/// The values rule 4 settled on.
+/// The values rule 4 settled on, borrowed from the record (or the
+/// configuration's environment aliases) wherever normalising changed
+/// nothing, so that accepting a record allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedLabels {
-    pub project: String,
-    pub environment: String,
-    pub service: String,
+pub struct ResolvedLabels<'a> {
+    pub project: Cow<'a, str>,
+    pub environment: Cow<'a, str>,
+    pub service: Cow<'a, str>,
     /// Trimmed; its presence makes the record a build log.
-    pub build_id: Option<String>,
+    pub build_id: Option<Cow<'a, str>>,
+}
+
+impl ResolvedLabels<'_> {
+    pub fn into_owned(self) -> ResolvedLabels<'static> {
+        ResolvedLabels {
+            project: Cow::Owned(self.project.into_owned()),
+            environment: Cow::Owned(self.environment.into_owned()),
+            service: Cow::Owned(self.service.into_owned()),
+            build_id: self.build_id.map(|b| Cow::Owned(b.into_owned())),
+        }
+    }
 }
 
 /// Index of each canonical key in [`CANONICAL_KEYS`].
@@ -22,21 +37,24 @@ const ENVIRONMENT: usize = 1;
 const SERVICE: usize = 2;
 const BUILD_ID: usize = 3;
 
-/// Applies rule 4 to a label map; `None` means the record has no labels.
-pub fn resolve(
-    config: &CompiledConfig,
-    labels: Option<&Map<String, Value>>,
-) -> Result<ResolvedLabels, Quarantine> {
-    let Some(labels) = labels else {
+/// Applies rule 4 to a record's label maps (`labels`, then `pod_labels`;
+/// `None` where the record has no such map). A record with two maps is
+/// settled over both: a key they disagree on is a `conflict`, exactly as two
+/// aliases in one map would be.
+pub(crate) fn resolve<'a, L: LabelMap + ?Sized>(
+    config: &'a CompiledConfig,
+    sources: [Option<&'a L>; 2],
+) -> Result<ResolvedLabels<'a>, Quarantine> {
+    if sources.iter().all(Option::is_none) {
         return Err(Quarantine::new(
             Reason::MissingLabel,
             starform_labels::keys::PROJECT,
         ));
-    };
-    let project = required(config, labels, PROJECT)?;
-    let environment = required(config, labels, ENVIRONMENT)?;
-    let service = required(config, labels, SERVICE)?;
-    let build_id = settle(config, labels, BUILD_ID)?;
+    }
+    let project = required(config, &sources, PROJECT)?;
+    let environment = required(config, &sources, ENVIRONMENT)?;
+    let service = required(config, &sources, SERVICE)?;
+    let build_id = settle(config, &sources, BUILD_ID)?;
     Ok(ResolvedLabels {
         project,
         environment,
@@ -45,12 +63,12 @@ pub fn resolve(
     })
 }
 
-fn required(
-    config: &CompiledConfig,
-    labels: &Map<String, Value>,
+fn required<'a, L: LabelMap + ?Sized>(
+    config: &'a CompiledConfig,
+    sources: &[Option<&'a L>; 2],
     index: usize,
-) -> Result<String, Quarantine> {
-    settle(config, labels, index)?.ok_or_else(|| {
+) -> Result<Cow<'a, str>, Quarantine> {
+    settle(config, sources, index)?.ok_or_else(|| {
         Quarantine::new(
             Reason::MissingLabel,
             CANONICAL_KEYS.get(index).copied().unwrap_or_default(),
@@ -58,46 +76,89 @@ fn required(
     })
 }
 
-/// The value all present candidates of one canonical key agree on.
-fn settle(
-    config: &CompiledConfig,
-    labels: &Map<String, Value>,
+/// The value all present candidates of one canonical key agree on, over
+/// every source in order.
+fn settle<'a, L: LabelMap + ?Sized>(
+    config: &'a CompiledConfig,
+    sources: &[Option<&'a L>; 2],
     index: usize,
-) -> Result<Option<String>, Quarantine> {
-    let mut first: Option<String> = None;
-    for key in config.candidates(index) {
-        let Some(raw) = labels.get(key) else { continue };
-        let value = candidate_value(config, index, raw)
-            .ok_or_else(|| Quarantine::new(Reason::InvalidValue, key))?;
-        match &first {
-            None => first = Some(value),
-            Some(settled) if *settled != value => {
-                return Err(Quarantine::new(Reason::Conflict, key))
+) -> Result<Option<Cow<'a, str>>, Quarantine> {
+    let mut first: Option<Cow<'a, str>> = None;
+    for labels in sources.iter().flatten() {
+        for key in config.candidates(index) {
+            let Some(raw) = labels.lookup(key) else {
+                continue;
+            };
+            let value = raw
+                .and_then(|text| candidate_value(config, index, text))
+                .ok_or_else(|| Quarantine::new(Reason::InvalidValue, key_name(key)))?;
+            match &first {
+                None => first = Some(value),
+                Some(settled) if *settled != value => {
+                    return Err(Quarantine::new(Reason::Conflict, key_name(key)))
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
     }
     Ok(first)
 }
 
+/// A label key as a quarantine names it: borrowed when it is a canonical
+/// key, copied when it is an alias from the configuration.
+fn key_name(key: &str) -> Cow<'static, str> {
+    CANONICAL_KEYS
+        .iter()
+        .find(|canonical| **canonical == key)
+        .map_or_else(|| Cow::Owned(key.to_owned()), |canonical| Cow::Borrowed(*canonical))
+}
+
 /// One candidate's value after normalisation, or `None` when invalid.
-fn candidate_value(config: &CompiledConfig, index: usize, raw: &Value) -> Option<String> {
-    let text = raw.as_str()?;
-    if index == BUILD_ID {
-        let trimmed = text.trim();
-        return (!trimmed.is_empty()).then(|| trimmed.to_owned());
-    }
-    let label = DnsLabel::normalize(text).ok()?;
+fn candidate_value<'a>(
+    config: &'a CompiledConfig,
+    index: usize,
+    text: Cow<'a, str>,
+) -> Option<Cow<'a, str>> {
+    let normalised = match text {
+        Cow::Borrowed(text) => normalise(index, text)?,
+        Cow::Owned(text) => Cow::Owned(normalise(index, &text)?.into_owned()),
+    };
     if index == ENVIRONMENT {
-        return Some(config.resolve_environment(label.as_str()).to_owned());
+        if let Some(alias) = config.environment_alias(&normalised) {
+            return Some(Cow::Borrowed(alias));
+        }
     }
-    Some(label.into_string())
+    Some(normalised)
+}
+
+/// Rule 4's normalisation of one value: a build id is trimmed and must not
+/// be empty; any other value is trimmed, ASCII-lowercased and must then be a
+/// DNS-1123 label (nothing else is rewritten: `my_svc` stays invalid).
+fn normalise(index: usize, text: &str) -> Option<Cow<'_, str>> {
+    let trimmed = text.trim();
+    if index == BUILD_ID {
+        return (!trimmed.is_empty()).then_some(Cow::Borrowed(trimmed));
+    }
+    // Only ASCII is ever valid, so ASCII lowercasing loses nothing.
+    let value = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    };
+    is_dns_label(&value).then_some(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
+
+    fn resolve(
+        config: &CompiledConfig,
+        labels: Option<&Map<String, Value>>,
+    ) -> Result<ResolvedLabels<'static>, Quarantine> {
+        super::resolve(config, [labels, None]).map(ResolvedLabels::into_owned)
+    }
 
     fn labels(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
@@ -129,9 +190,9 @@ mod tests {
         let r = resolve(&CompiledConfig::default(), Some(&labels(full()))).unwrap();
         assert_eq!(
             (
-                r.project.as_str(),
-                r.environment.as_str(),
-                r.service.as_str()
+                &*r.project,
+                &*r.environment,
+                &*r.service
             ),
             ("acme", "prod", "web")
         );
@@ -205,7 +266,7 @@ mod tests {
         );
         let l = labels(json!({"team": "Acme", "starform.io/environment": "prod", "app": "web"}));
         let r = resolve(&c, Some(&l)).unwrap();
-        assert_eq!((r.project.as_str(), r.service.as_str()), ("acme", "web"));
+        assert_eq!((&*r.project, &*r.service), ("acme", "web"));
 
         let l = labels(
             json!({"starform.io/project": "acme", "team": " ACME ", "starform.io/environment": "prod", "app": "web"}),
@@ -260,5 +321,53 @@ mod tests {
             json!({"starform.io/project": "a", "starform.io/environment": "PROD", "starform.io/service": "s"}),
         );
         assert_eq!(resolve(&c, Some(&l)).unwrap().environment, "production");
+    }
+}
+
+#[cfg(test)]
+mod two_sources {
+    use super::*;
+    use serde_json::{json, Map, Value};
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn both(a: Value, b: Value) -> Result<ResolvedLabels<'static>, Quarantine> {
+        let (a, b) = (map(a), map(b));
+        resolve(&CompiledConfig::default(), [Some(&a), Some(&b)]).map(ResolvedLabels::into_owned)
+    }
+
+    #[test]
+    fn sources_that_agree_resolve() {
+        let r = both(
+            json!({"starform.io/project": "acme", "starform.io/environment": "prod"}),
+            json!({"starform.io/project": " ACME", "starform.io/service": "web"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (&*r.project, &*r.environment, &*r.service),
+            ("acme", "prod", "web")
+        );
+    }
+
+    #[test]
+    fn sources_that_disagree_conflict_on_that_key() {
+        let q = both(
+            json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"}),
+            json!({"starform.io/project": "globex"}),
+        )
+        .unwrap_err();
+        assert_eq!(q, Quarantine::new(Reason::Conflict, "starform.io/project"));
+    }
+
+    #[test]
+    fn second_source_alone_is_enough() {
+        let b = map(
+            json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"}),
+        );
+        let config = CompiledConfig::default();
+        let r = resolve::<Map<String, Value>>(&config, [None, Some(&b)]).unwrap();
+        assert_eq!(r.project, "acme");
     }
 }

@@ -11,16 +11,22 @@ pub mod config;
 mod label_set;
 pub mod ndjson;
 pub mod outcome;
+mod scan;
 mod transform;
+mod view;
 
 #[cfg(target_arch = "wasm32")]
 mod abi;
+#[cfg(target_arch = "wasm32")]
+mod preopens;
 
 pub use config::{CompiledConfig, ConfigError, TransformConfig, DEFAULT_MAX_RECORD_BYTES};
 pub use label_set::ResolvedLabels;
 pub use outcome::{Counts, Outcome, Quarantine, Reason};
+pub use scan::Scratch;
 pub use transform::{
-    apply, compact_len, measured_len, transform, transform_into, transform_unconfigured_into,
+    apply, compact_len, measured_len, transform, transform_general_into, transform_into,
+    transform_unconfigured_into, transform_with_scratch,
     QUARANTINE_FIELD, RAW_BASE64_FIELD, RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
 };
 

@@ -7,7 +7,8 @@
 
 use crate::config::CompiledConfig;
 use crate::outcome::Counts;
-use crate::transform::transform_into;
+use crate::scan::Scratch;
+use crate::transform::transform_with_scratch;
 
 /// The records of an NDJSON buffer, in order.
 pub fn records(input: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -24,8 +25,17 @@ pub fn transform_batch(
     out: &mut Vec<u8>,
     counts: &mut Counts,
 ) {
+    let mut scratch = Scratch::default();
+    for_each_line(input, out, |record, out| {
+        counts.record(transform_with_scratch(config, record, out, &mut scratch));
+    });
+}
+
+/// Runs `one` on every record, each output followed by `\n` (the batch
+/// framing both the native batch and the module's batch export use).
+pub fn for_each_line(input: &[u8], out: &mut Vec<u8>, mut one: impl FnMut(&[u8], &mut Vec<u8>)) {
     for record in records(input) {
-        counts.record(transform_into(config, record, out));
+        one(record, out);
         out.push(b'\n');
     }
 }

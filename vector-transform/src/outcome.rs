@@ -1,5 +1,7 @@
 //! What the rules decided about one record.
 
+use std::borrow::Cow;
+
 /// A quarantine reason code, as written in `starform_quarantine.reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
@@ -60,11 +62,13 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quarantine {
     pub reason: Reason,
-    pub key: Option<String>,
+    /// Borrowed for the keys and paths the rules know by name, so that the
+    /// common verdicts allocate nothing.
+    pub key: Option<Cow<'static, str>>,
 }
 
 impl Quarantine {
-    pub fn new(reason: Reason, key: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, key: impl Into<Cow<'static, str>>) -> Self {
         Self {
             reason,
             key: Some(key.into()),

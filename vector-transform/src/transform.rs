@@ -1,6 +1,7 @@
 //! The rulebook (docs/contracts.md, "Log label-set transform") applied to one
 //! record: bytes in, one JSON object out.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde_json::{Map, Value};
@@ -8,6 +9,8 @@ use serde_json::{Map, Value};
 use crate::config::CompiledConfig;
 use crate::label_set::{self, ResolvedLabels};
 use crate::outcome::{Outcome, Quarantine, Reason};
+use crate::scan::{scan, Scratch};
+use crate::view::{LabelMap, RecordView};
 
 /// Top-level fields a record may not set itself (rule 2), in no particular
 /// order: they are moved in the order the record has them.
@@ -36,7 +39,37 @@ pub fn transform(config: &CompiledConfig, input: &[u8]) -> Vec<u8> {
 /// Appends the output object's compact JSON for one record to `out` (no
 /// newline) and says what was decided.
 pub fn transform_into(config: &CompiledConfig, input: &[u8], out: &mut Vec<u8>) -> Outcome {
-    transform_with(input, out, |record, size| decide(config, record, size))
+    transform_with_scratch(config, input, out, &mut Scratch::default())
+}
+
+/// [`transform_into`] with buffers kept between records. A record already in
+/// output form (see `scan`) is copied and the verdict appended; any other
+/// takes the general path.
+pub fn transform_with_scratch(
+    config: &CompiledConfig,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+) -> Outcome {
+    let Some(scanned) = scan(input, scratch) else {
+        return transform_general_into(config, input, out);
+    };
+    let view = RecordView::of_scanned(&scanned);
+    let size = u64::try_from(input.len()).unwrap_or(u64::MAX);
+    let verdict = decide(config, &view, size);
+    // Output form ends in `}`; the verdict's fields go before it.
+    let body = input.get(..input.len().saturating_sub(1)).unwrap_or(&[]);
+    out.extend_from_slice(body);
+    append_verdict(verdict, body == b"{", out)
+}
+
+/// The general path alone: parse, decide, serialise. The fast path must
+/// write exactly what this writes (tests and a fuzz target compare them).
+#[doc(hidden)]
+pub fn transform_general_into(config: &CompiledConfig, input: &[u8], out: &mut Vec<u8>) -> Outcome {
+    transform_with(input, out, |record, size| {
+        decide(config, &RecordView::of_map(record), size).map(ResolvedLabels::into_owned)
+    })
 }
 
 /// As [`transform_into`] for a module whose configuration file was unusable:
@@ -45,7 +78,7 @@ pub fn transform_into(config: &CompiledConfig, input: &[u8], out: &mut Vec<u8>) 
 pub fn transform_unconfigured_into(key: Option<&str>, input: &[u8], out: &mut Vec<u8>) -> Outcome {
     let quarantine = Quarantine {
         reason: Reason::ConfigInvalid,
-        key: key.map(str::to_owned),
+        key: key.map(|k| Cow::Owned(k.to_owned())),
     };
     transform_with(input, out, |_, _| Err(quarantine))
 }
@@ -59,7 +92,7 @@ pub fn transform_unconfigured_into(key: Option<&str>, input: &[u8], out: &mut Ve
 fn transform_with(
     input: &[u8],
     out: &mut Vec<u8>,
-    decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels, Quarantine>,
+    decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels<'static>, Quarantine>,
 ) -> Outcome {
     let record = match parse(input) {
         Ok(record) => record,
@@ -78,26 +111,91 @@ fn transform_with(
     }
     // Without reserved fields, the record's compact JSON is its measure.
     let size = u64::try_from(out.len() - start + 1).unwrap_or(u64::MAX);
-    let (fields, outcome) = verdict_fields(decide(&record, size));
-    let mut first = record.is_empty();
-    for (field, value) in fields {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        let appended = serde_json::to_writer(&mut *out, field)
-            .and_then(|()| {
-                out.push(b':');
-                serde_json::to_writer(&mut *out, &value)
-            })
-            .is_ok();
-        if !appended {
-            out.truncate(start);
-            return unwritable(out);
-        }
+    append_verdict(decide(&record, size), record.is_empty(), out)
+}
+
+/// Appends the verdict's fields and the closing brace to an object written
+/// up to (not including) its `}`.
+fn append_verdict(
+    verdict: Result<ResolvedLabels<'_>, Quarantine>,
+    empty: bool,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    if !empty {
+        out.push(b',');
     }
+    let outcome = match verdict {
+        Ok(labels) => {
+            let kind = if labels.build_id.is_some() {
+                "build"
+            } else {
+                "runtime"
+            };
+            // Field names need no escaping: written as they are.
+            out.extend_from_slice(b"\"project\":");
+            json_string(&labels.project, out);
+            out.extend_from_slice(b",\"environment\":");
+            json_string(&labels.environment, out);
+            out.extend_from_slice(b",\"service\":");
+            json_string(&labels.service, out);
+            out.extend_from_slice(b",\"log_kind\":\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.push(b'"');
+            None
+        }
+        Err(q) => {
+            out.extend_from_slice(b"\"starform_quarantine\":{\"reason\":\"");
+            out.extend_from_slice(q.reason.code().as_bytes());
+            out.extend_from_slice(b"\",\"key\":");
+            match &q.key {
+                Some(key) => json_string(key, out),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.push(b'}');
+            Some(q.reason)
+        }
+    };
     out.push(b'}');
     outcome
+}
+
+/// A JSON string as serde_json writes it: `"` and `\\` escaped, control
+/// characters as their short escape or `\u00xx`, everything else as is.
+fn json_string(s: &str, out: &mut Vec<u8>) {
+    let hex = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x0c => b'f',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0..=0x1f => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or(&[]));
+        out.push(b'\\');
+        if short == 0 {
+            out.extend_from_slice(b"u00");
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0xf));
+        } else {
+            out.push(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
+    out.push(b'"');
 }
 
 fn write((object, outcome): (Map<String, Value>, Outcome), out: &mut Vec<u8>) -> Outcome {
@@ -116,13 +214,15 @@ fn unwritable(out: &mut Vec<u8>) -> Outcome {
 
 /// The output object for one record and the decision behind it.
 pub fn apply(config: &CompiledConfig, input: &[u8]) -> (Map<String, Value>, Outcome) {
-    apply_with(input, |record, size| decide(config, record, size))
+    apply_with(input, |record, size| {
+        decide(config, &RecordView::of_map(record), size).map(ResolvedLabels::into_owned)
+    })
 }
 
 /// Rules 1, 2 and 6 around `decide` (rules 3–5).
 fn apply_with(
     input: &[u8],
-    decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels, Quarantine>,
+    decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels<'static>, Quarantine>,
 ) -> (Map<String, Value>, Outcome) {
     match parse(input) {
         Ok(record) => settle(record, decide),
@@ -149,7 +249,7 @@ fn malformed(raw: Raw) -> (Map<String, Value>, Outcome) {
 /// order is what makes a second pass over an output a no-op.
 fn settle(
     mut record: Map<String, Value>,
-    decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels, Quarantine>,
+    decide: impl FnOnce(&Map<String, Value>, u64) -> Result<ResolvedLabels<'static>, Quarantine>,
 ) -> (Map<String, Value>, Outcome) {
     let verdict = if is_malformed_output(&record) {
         Err(Quarantine::keyless(Reason::Malformed))
@@ -203,51 +303,25 @@ fn parse(input: &[u8]) -> Result<Map<String, Value>, Raw> {
 }
 
 /// Rules 3–5 on the record as received; `size` is its [`measured_len`].
-fn decide(
-    config: &CompiledConfig,
-    record: &Map<String, Value>,
+fn decide<'a, L: LabelMap + ?Sized>(
+    config: &'a CompiledConfig,
+    record: &RecordView<'a, L>,
     size: u64,
-) -> Result<ResolvedLabels, Quarantine> {
+) -> Result<ResolvedLabels<'a>, Quarantine> {
     if size > config.max_record_bytes() {
         return Err(Quarantine::keyless(Reason::TooLarge));
     }
-    let shape = Shape::of(record);
-    let labels = label_set::resolve(config, shape.map(|(labels, _)| labels))?;
-    if let (Some(template), Some((_, namespace_field))) = (config.namespace_template(), shape) {
-        let namespace = kubernetes(record)
-            .and_then(|k| k.get(namespace_field))
-            .and_then(Value::as_str);
-        let matches = namespace.is_some_and(|ns| {
+    let labels = label_set::resolve(config, record.sources)?;
+    if let Some(template) = config.namespace_template() {
+        let (field, namespace) = &record.namespace;
+        let matches = namespace.as_deref().is_some_and(|ns| {
             template.matches(ns, &labels.project, &labels.environment, &labels.service)
         });
         if !matches {
-            return Err(Quarantine::new(
-                Reason::NamespaceMismatch,
-                format!("kubernetes.{namespace_field}"),
-            ));
+            return Err(Quarantine::new(Reason::NamespaceMismatch, *field));
         }
     }
     Ok(labels)
-}
-
-fn kubernetes(record: &Map<String, Value>) -> Option<&Map<String, Value>> {
-    record.get("kubernetes").and_then(Value::as_object)
-}
-
-/// Which collector's field names a record uses.
-struct Shape;
-
-impl Shape {
-    /// The label map and the name of the namespace field beside it.
-    fn of(record: &Map<String, Value>) -> Option<(&Map<String, Value>, &'static str)> {
-        let k8s = kubernetes(record)?;
-        if let Some(labels) = k8s.get("labels").and_then(Value::as_object) {
-            return Some((labels, "namespace_name"));
-        }
-        k8s.get("pod_labels")
-            .and_then(Value::as_object)
-            .map(|labels| (labels, "pod_namespace"))
-    }
 }
 
 /// Rule 2, then rule 6 or the quarantine: `written` are the fields this pass
@@ -295,9 +369,9 @@ fn identity(labels: ResolvedLabels) -> Vec<(&'static str, Value)> {
         "runtime"
     };
     vec![
-        ("project", Value::String(labels.project)),
-        ("environment", Value::String(labels.environment)),
-        ("service", Value::String(labels.service)),
+        ("project", Value::String(labels.project.into_owned())),
+        ("environment", Value::String(labels.environment.into_owned())),
+        ("service", Value::String(labels.service.into_owned())),
         ("log_kind", Value::String(kind.into())),
     ]
 }
@@ -308,7 +382,9 @@ fn quarantine_value(q: &Quarantine) -> Value {
     info.insert("reason".into(), Value::String(q.reason.code().into()));
     info.insert(
         "key".into(),
-        q.key.clone().map_or(Value::Null, Value::String),
+        q.key
+            .as_ref()
+            .map_or(Value::Null, |k| Value::String(k.clone().into_owned())),
     );
     Value::Object(info)
 }

@@ -1,0 +1,124 @@
+//! Wasm instructions the log transform executes per record, the way Fluent
+//! Bit runs it: the compiled module metered by wasmtime fuel (one unit per
+//! instruction), each record passed as `filter_wasm` passes it (tag and
+//! record copied in through the module's `malloc`, the result read back,
+//! both copies freed), on the transform benchmark's corpus (seed 5, 1,200
+//! records, its configuration).
+//!
+//! An interpreter's time follows the instructions it executes, so this is
+//! the deterministic measure of what a node running the plain `.wasm` under
+//! WAMR pays per record: the same figure on any machine, in any run. It
+//! prints instructions per record for each outcome and per input byte, then
+//! the TARGET line, and fails when the mean is over the target.
+//!
+//! `cargo bench -p starform-host-tests --bench instructions`
+//! (`STARFORM_BENCH_MODULE=path.wasm` measures another build of the module.)
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use starform_host_tests::transform_corpus::{Corpus, CONFIG};
+use starform_wasm::log_host::{LogModule, LogTransform, Metering};
+
+const SEED: u64 = 5;
+const RECORDS: usize = 1_200;
+/// Mean wasm instructions per record the module must stay within.
+const TARGET: u64 = 12_000;
+const TAG: &[u8] = b"kube.var.log.containers.web-7d4b9c-x2x_acme-prod_app-0123456789abcdef.log";
+
+#[derive(Default)]
+struct Tally {
+    records: u64,
+    instructions: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, instructions: u64, bytes: usize) {
+        self.records += 1;
+        self.instructions += instructions;
+        self.bytes += bytes as u64;
+    }
+
+    fn per_record(&self) -> u64 {
+        self.instructions / self.records.max(1)
+    }
+
+    fn per_byte(&self) -> f64 {
+        self.instructions as f64 / self.bytes.max(1) as f64
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("instructions bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<bool, Box<dyn std::error::Error>> {
+    let bytes = match std::env::var_os("STARFORM_BENCH_MODULE") {
+        Some(path) => std::fs::read(path)?,
+        None => starform_wasm::modules::VECTOR_TRANSFORM.to_vec(),
+    };
+    let module = LogModule::compile_with(&bytes, Metering::Instructions)?;
+    let mut host = LogTransform::fluent_bit(&module, &[])?;
+    host.configure(CONFIG.as_bytes())?;
+    // The first record reads nothing more (configured above), but warms the
+    // module's buffers as a running Fluent Bit's are.
+    let records = Corpus::generate(SEED, RECORDS);
+    if let Some(first) = records.first() {
+        host.filter_log_as_fluent_bit(TAG, (0, 0), first.line.as_bytes())?;
+    }
+    let mut by_outcome: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut all = Tally::default();
+    for record in &records {
+        let before = host.instructions().ok_or("module is not metered")?;
+        let out = host.filter_log_as_fluent_bit(TAG, (0, 0), record.line.as_bytes())?;
+        let spent = host.instructions().ok_or("module is not metered")? - before;
+        let outcome = outcome_of(&out);
+        if outcome != record.kind.outcome() {
+            return Err(format!(
+                "record written as {} came out {outcome}",
+                record.kind.outcome()
+            )
+            .into());
+        }
+        by_outcome
+            .entry(record.kind.outcome())
+            .or_default()
+            .add(spent, record.line.len());
+        all.add(spent, record.line.len());
+    }
+    println!("wasm instructions per record (wasmtime fuel), Fluent Bit call sequence, {RECORDS} records, seed {SEED}");
+    println!("{:<20} {:>8} {:>14} {:>12} {:>10}", "outcome", "records", "instr/record", "mean bytes", "instr/byte");
+    for (outcome, t) in by_outcome.iter().map(|(o, t)| (*o, t)).chain([("all", &all)]) {
+        println!(
+            "{outcome:<20} {:>8} {:>14} {:>12} {:>10.2}",
+            t.records,
+            t.per_record(),
+            t.bytes / t.records.max(1),
+            t.per_byte()
+        );
+    }
+    let mean = all.per_record();
+    let met = mean <= TARGET;
+    println!(
+        "TARGET instructions per record <= {TARGET}: {} ({mean})",
+        if met { "met" } else { "MISSED" }
+    );
+    Ok(met)
+}
+
+/// `accepted`, or the quarantine reason of one output object.
+fn outcome_of(out: &[u8]) -> String {
+    let value: serde_json::Value = serde_json::from_slice(out).unwrap_or_default();
+    value["starform_quarantine"]["reason"]
+        .as_str()
+        .unwrap_or("accepted")
+        .to_owned()
+}

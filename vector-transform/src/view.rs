@@ -1,0 +1,75 @@
+//! What rules 3–5 read from a record, whichever path found it: the fast
+//! scan of a record already in output form (`scan`) or the parsed tree of
+//! the general path.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use crate::scan::Scanned;
+
+/// A pod-label map: Fluent Bit's `kubernetes.labels` or Vector's
+/// `kubernetes.pod_labels`.
+pub(crate) trait LabelMap {
+    /// `None` when `key` is absent; `Some(None)` when its value is not a
+    /// string.
+    fn lookup(&self, key: &str) -> Option<Option<Cow<'_, str>>>;
+}
+
+impl LabelMap for Map<String, Value> {
+    fn lookup(&self, key: &str) -> Option<Option<Cow<'_, str>>> {
+        self.get(key).map(|v| v.as_str().map(Cow::Borrowed))
+    }
+}
+
+/// The identity sources of one record and the namespace beside them.
+pub(crate) struct RecordView<'a, L: ?Sized> {
+    /// The label maps present (objects only), in the order rule 4 visits
+    /// them: `kubernetes.labels`, then `kubernetes.pod_labels`.
+    pub(crate) sources: [Option<&'a L>; 2],
+    /// The path of the namespace field that goes with the first label map
+    /// present (`kubernetes.namespace_name` with `labels`, else
+    /// `kubernetes.pod_namespace`), and its value when that is a string.
+    pub(crate) namespace: (&'static str, Option<Cow<'a, str>>),
+}
+
+/// The namespace fields, as a `namespace_mismatch` quarantine names them.
+const FLUENT_BIT_NAMESPACE: &str = "kubernetes.namespace_name";
+const VECTOR_NAMESPACE: &str = "kubernetes.pod_namespace";
+
+impl<'a> RecordView<'a, Map<String, Value>> {
+    pub(crate) fn of_map(record: &'a Map<String, Value>) -> Self {
+        let k8s = record.get("kubernetes").and_then(Value::as_object);
+        let map = |field: &str| k8s.and_then(|k| k.get(field)).and_then(Value::as_object);
+        let labels = map("labels");
+        let field = if labels.is_some() {
+            FLUENT_BIT_NAMESPACE
+        } else {
+            VECTOR_NAMESPACE
+        };
+        let name = field.trim_start_matches("kubernetes.");
+        let namespace = k8s
+            .and_then(|k| k.get(name))
+            .and_then(Value::as_str)
+            .map(Cow::Borrowed);
+        Self {
+            sources: [labels, map("pod_labels")],
+            namespace: (field, namespace),
+        }
+    }
+}
+
+impl<'a> RecordView<'a, crate::scan::ScannedMap<'a>> {
+    pub(crate) fn of_scanned(scanned: &'a Scanned<'a>) -> Self {
+        let labels = scanned.labels.as_ref();
+        let (field, span) = if labels.is_some() {
+            (FLUENT_BIT_NAMESPACE, scanned.namespace_name)
+        } else {
+            (VECTOR_NAMESPACE, scanned.pod_namespace)
+        };
+        Self {
+            sources: [labels, scanned.pod_labels.as_ref()],
+            namespace: (field, span.map(|s| scanned.string(s))),
+        }
+    }
+}
