@@ -1,17 +1,11 @@
 //! `starform-wasm demo`: the embedded host and a real Envoy, fed the same
 //! bundled traffic, must publish the same request counts and label sets.
-//! Envoy comes from `$STARFORM_ENVOY` or `./.venv/bin/envoy` (scripts/test.sh
-//! installs it); without it this test fails.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! Envoy is found as the demo finds it (`$STARFORM_ENVOY`, `./.venv/bin/envoy`,
+//! `PATH`; scripts/test.sh installs it); without it this test fails.
 
 use std::collections::BTreeSet;
-use std::process::Command;
+
+use crate::support::starform;
 
 const ENVOY_HEADER: &str = "== L7 metrics: the same traffic through a real Envoy ==";
 const LOGS_HEADER: &str = "== Logs: sample records through the compiled log transform ==";
@@ -32,14 +26,14 @@ fn comparable(section: &str) -> BTreeSet<String> {
 
 #[test]
 fn demo_embedded_and_real_envoy_agree() {
-    let envoy = std::env::var("STARFORM_ENVOY")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/envoy").to_owned());
-    assert!(
-        std::path::Path::new(&envoy).is_file(),
-        "no Envoy at {envoy}: run scripts/test.sh, which installs it"
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_starform-wasm"))
-        .arg("demo")
+    // The demo's own lookup: an Envoy it would not find fails this test,
+    // never skips its real-Envoy part.
+    let envoy = starform_wasm::envoy::find_binary()
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!("no Envoy ($STARFORM_ENVOY, ./.venv/bin/envoy, PATH): run scripts/test.sh, which installs it")
+        });
+    let out = starform("demo")
         .env("STARFORM_ENVOY", &envoy)
         .output()
         .unwrap();
@@ -78,10 +72,7 @@ fn demo_embedded_and_real_envoy_agree() {
 
 #[test]
 fn demo_without_envoy_still_runs_both_modules() {
-    let out = Command::new(env!("CARGO_BIN_EXE_starform-wasm"))
-        .args(["demo", "--no-envoy"])
-        .output()
-        .unwrap();
+    let out = starform("demo").arg("--no-envoy").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
     assert!(text.contains("skipped (--no-envoy)"), "{text}");
@@ -90,20 +81,23 @@ fn demo_without_envoy_still_runs_both_modules() {
         text.contains(r#""starform_shadowed":{"project":"globex"}"#),
         "{text}"
     );
-    // The pointer to the full pipeline names end-to-end tests that exist.
+    // The pointer to the full pipeline names end-to-end tests that exist:
+    // modules of host-tests' test binary, selected by their path prefix.
     let hint = text
         .lines()
         .find(|l| l.starts_with("Full pipeline"))
         .unwrap_or_else(|| panic!("no full-pipeline line:\n{text}"));
-    let tests: Vec<&str> = hint
-        .split("--test ")
-        .skip(1)
-        .map(|rest| rest.split_whitespace().next().unwrap())
+    let (_, filters) = hint
+        .split_once("--test all -- ")
+        .unwrap_or_else(|| panic!("no test selection in {hint:?}"));
+    let tests: Vec<&str> = filters
+        .split_whitespace()
+        .map(|filter| filter.strip_suffix("::").unwrap_or(filter))
         .collect();
     assert_eq!(tests, ["metrics_pipe", "logs_pipe"], "{hint}");
     for name in tests {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("host-tests/tests")
+            .join("host-tests/tests/all")
             .join(format!("{name}.rs"));
         assert!(file.is_file(), "{hint}: no {}", file.display());
     }

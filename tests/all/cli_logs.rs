@@ -1,19 +1,14 @@
 //! `starform-wasm logs` end to end: the real binary, stdin to stdout.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::{json, Value};
 
+use crate::support::{starform, ConfigFile};
+
 fn logs(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_starform-wasm"))
-        .arg("logs")
+    let mut child = starform("logs")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -41,14 +36,6 @@ fn lines(out: &Output) -> Vec<Value> {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn config_file(name: &str, json: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("starform-cli-logs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, json).unwrap();
-    path
 }
 
 fn record(seq: usize, project: &str) -> String {
@@ -131,12 +118,12 @@ fn invalid_utf8_lines_are_kept_as_base64() {
 
 #[test]
 fn the_config_file_is_applied() {
-    let path = config_file(
-        "ns.json",
-        r#"{"namespace_template": "{project}-{environment}"}"#,
-    );
+    let config = ConfigFile::new(r#"{"namespace_template": "{project}-{environment}"}"#);
     let input = format!("{}\n{}\n", record(0, "acme"), record(1, "globex"));
-    let out = logs(&["--config", path.to_str().unwrap()], input.as_bytes());
+    let out = logs(
+        &["--config", config.path().to_str().unwrap()],
+        input.as_bytes(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let records = lines(&out);
     assert!(records[0].get("starform_quarantine").is_none());
@@ -176,8 +163,8 @@ fn a_bad_config_exits_2_and_names_the_field() {
             "max_record_bytes",
         ),
     ] {
-        let path = config_file(name, json);
-        let out = logs(&["--config", path.to_str().unwrap()], b"{}\n");
+        let config = ConfigFile::new(json);
+        let out = logs(&["--config", config.path().to_str().unwrap()], b"{}\n");
         assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
         assert!(stderr(&out).contains(field), "{name}: {}", stderr(&out));
         assert!(

@@ -1,26 +1,16 @@
 //! `starform-wasm route`: the built binary running the embedded filter.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
+
+use crate::support::{starform, ConfigFile};
 
 fn route(p: &str, e: &str, s: &str) -> String {
     format!("httproute/default/{p}.{e}.{s}/rule/0/match/0/www_example_com")
 }
 
 fn run(args: &[OsString]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_starform-wasm"))
-        .arg("route")
-        .args(args)
-        .output()
-        .unwrap()
+    starform("route").args(args).output().unwrap()
 }
 
 fn stdout_lines(out: &Output) -> Vec<String> {
@@ -29,32 +19,6 @@ fn stdout_lines(out: &Output) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// A config file removed on drop.
-struct ConfigFile(PathBuf);
-
-impl ConfigFile {
-    fn new(json: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "starform-cli-route-{}-{}.json",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, json).unwrap();
-        Self(path)
-    }
-
-    fn args(&self) -> Vec<OsString> {
-        vec!["--config".into(), self.0.clone().into()]
-    }
-}
-
-impl Drop for ConfigFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn routes(names: &[&str]) -> Vec<OsString> {
@@ -114,7 +78,7 @@ fn previews_follow_the_configured_policy() {
         )]
     );
     let config = ConfigFile::new(r#"{"preview_policy": "suppress"}"#);
-    let mut args = config.args();
+    let mut args = config.args().to_vec();
     args.push(preview.clone().into());
     let out = run(&args);
     assert!(
@@ -132,7 +96,7 @@ fn previews_follow_the_configured_policy() {
 fn routes_share_one_vm_so_overflow_shows() {
     let config = ConfigFile::new(r#"{"max_label_sets": 1}"#);
     let (a, b) = (route("a", "prod", "web"), route("b", "prod", "web"));
-    let mut args = config.args();
+    let mut args = config.args().to_vec();
     args.extend(routes(&[&a, &b, &a]));
     let out = run(&args);
     assert!(
@@ -153,14 +117,14 @@ fn routes_share_one_vm_so_overflow_shows() {
 #[test]
 fn a_rejected_config_exits_2_naming_the_field() {
     let config = ConfigFile::new(r#"{"route_pattern": "(unclosed"}"#);
-    let mut args = config.args();
+    let mut args = config.args().to_vec();
     args.push(route("a", "b", "c").into());
     let out = run(&args);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains(&format!("--config {}", config.0.display())),
+        stderr.contains(&format!("--config {}", config.path().display())),
         "{stderr}"
     );
     assert!(stderr.contains("configuration rejected"), "{stderr}");

@@ -1,33 +1,14 @@
 //! `starform-wasm vrl`: the built binary prints the generated VRL programs.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use starform_vector_transform::TransformConfig;
 use starform_wasm::vrl_program;
 
-fn vrl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_starform-wasm"))
-        .arg("vrl")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::support::{starform, ConfigFile};
 
-/// A config file unique to this test process and `name`.
-fn config_file(name: &str, json: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "starform-cli-vrl-{}-{name}.json",
-        std::process::id()
-    ));
-    std::fs::write(&path, json).unwrap();
-    path
+fn vrl(args: &[&str]) -> Output {
+    starform("vrl").args(args).output().unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -50,8 +31,8 @@ fn prints_the_default_program() {
 #[test]
 fn prints_the_program_for_a_config_file() {
     let json = r#"{"key_aliases": {"team": "starform.io/project"}, "namespace_template": "{project}-{environment}"}"#;
-    let path = config_file("aliases", json);
-    let printed = stdout(&vrl(&["--config", path.to_str().unwrap()]));
+    let config = ConfigFile::new(json);
+    let printed = stdout(&vrl(&["--config", config.path().to_str().unwrap()]));
     let config: TransformConfig = serde_json::from_str(json).unwrap();
     assert_eq!(printed, vrl_program::generate(&config).unwrap());
     assert!(printed.contains(r#"labels."team""#));
@@ -87,8 +68,8 @@ fn a_bad_config_names_the_field_and_exits_2() {
             "namespace_template",
         ),
     ] {
-        let path = config_file(name, json);
-        let out = vrl(&["--config", path.to_str().unwrap()]);
+        let config = ConfigFile::new(json);
+        let out = vrl(&["--config", config.path().to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert!(stderr.contains(field), "{name}: {stderr}");

@@ -6,32 +6,15 @@
 //! `scripts/test.sh`). Without it these tests fail: they are the only proof
 //! that the module, the tag regexes and the bucket settings work together.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::support::{envoy_binary, poll, TempDir};
 use starform_envoy_filter::names::{DURATION_BUCKETS_MS, STATS_TAGS};
-use starform_host_tests::{repo_root, venv_tool};
+use starform_host_tests::repo_root;
 use starform_wasm::envoy::{Launch, SHIPPED_BOOTSTRAP, SHIPPED_MODULE_PATH, SHIPPED_PLUGIN_CONFIG};
-
-fn envoy_binary() -> PathBuf {
-    venv_tool("STARFORM_ENVOY", "envoy").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn shipped_bootstrap() -> String {
-    SHIPPED_BOOTSTRAP.to_owned()
-}
 
 /// Replaces the one occurrence of `from`; the shipped file changing shape
 /// must break the test, not silently leave a value in place.
@@ -42,39 +25,6 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
         "expected exactly one {from:?} in deploy/envoy/envoy.yaml"
     );
     text.replacen(from, to, 1)
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "starform-envoy-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write_module(&self) -> PathBuf {
-        let module = self.0.join("starform_envoy_filter.wasm");
-        fs::write(&module, starform_wasm::modules::ENVOY_FILTER).unwrap();
-        module
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A running Envoy (the library's launcher), with the test's expectations.
@@ -111,19 +61,19 @@ impl Envoy {
     /// Scrapes until `ready` holds for the parsed starform series (a stats
     /// flush has happened), then returns the full text of that scrape.
     fn scrape_when(&self, ready: impl Fn(&Series) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = self.0.prometheus().unwrap();
-            if ready(&parse_starform(&text)) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "series never became complete; last scrape:\n{text}\nlog:\n{}",
-                self.log_text()
-            );
-            sleep(Duration::from_millis(100));
-        }
+        poll(
+            "complete series",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || {
+                let text = self.0.prometheus().unwrap();
+                if ready(&parse_starform(&text)) {
+                    Ok(text)
+                } else {
+                    Err(format!("scrape:\n{text}\nlog:\n{}", self.log_text()))
+                }
+            },
+        )
     }
 }
 
@@ -368,7 +318,7 @@ fn assert_series(text: &str, plan: &[Planned], received: &[usize]) {
 
 #[test]
 fn envoy_counts_the_known_mix_exactly() {
-    let dir = TempDir::new("mix");
+    let dir = TempDir::new("envoy-mix").unwrap();
     let envoy = Envoy::start(&dir, SHIPPED_PLUGIN_CONFIG);
     let plan = [
         Planned {
@@ -506,7 +456,7 @@ fn envoy_counts_the_known_mix_exactly() {
 
 #[test]
 fn envoy_suppresses_previews_and_overflows_without_labels() {
-    let dir = TempDir::new("overflow");
+    let dir = TempDir::new("envoy-overflow").unwrap();
     let envoy = Envoy::start(
         &dir,
         r#"{"preview_policy": "suppress", "max_label_sets": 1}"#,
@@ -581,18 +531,22 @@ fn envoy_suppresses_previews_and_overflows_without_labels() {
     }
 }
 
-/// `envoy --mode validate` of the shipped bootstrap; only the module path is
-/// substituted, because Envoy loads the module (and runs `on_configure`)
-/// while validating.
-#[test]
-fn shipped_bootstrap_validates() {
-    let dir = TempDir::new("validate");
-    let module = dir.write_module();
-    let yaml = replace_once(
-        &shipped_bootstrap(),
+/// `envoy --mode validate` of the shipped bootstrap with only the module
+/// path substituted (Envoy loads the module, and runs `on_configure`, while
+/// validating), and `plugin_config` in place of the shipped one when given:
+/// whether it passed, and everything Envoy printed.
+fn validate(name: &str, plugin_config: Option<&str>) -> (bool, String) {
+    let dir = TempDir::new(name).unwrap();
+    let module = dir.path().join(starform_wasm::modules::ENVOY_FILTER_FILE);
+    fs::write(&module, starform_wasm::modules::ENVOY_FILTER).unwrap();
+    let mut yaml = replace_once(
+        SHIPPED_BOOTSTRAP,
         SHIPPED_MODULE_PATH,
         module.to_str().unwrap(),
     );
+    if let Some(config) = plugin_config {
+        yaml = replace_once(&yaml, SHIPPED_PLUGIN_CONFIG, config);
+    }
     let config = dir.path().join("envoy.yaml");
     fs::write(&config, yaml).unwrap();
     let out = Command::new(envoy_binary())
@@ -602,7 +556,13 @@ fn shipped_bootstrap_validates() {
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    (out.status.success(), text)
+}
+
+#[test]
+fn shipped_bootstrap_validates() {
+    let (passed, text) = validate("envoy-validate", None);
+    assert!(passed, "{text}");
     assert!(text.contains("OK"), "{text}");
 }
 
@@ -610,28 +570,11 @@ fn shipped_bootstrap_validates() {
 /// naming the field, and a fail-closed Envoy refuses the config.
 #[test]
 fn bad_plugin_config_is_refused_with_one_line_naming_the_field() {
-    let dir = TempDir::new("badconfig");
-    let module = dir.write_module();
-    let mut yaml = replace_once(
-        &shipped_bootstrap(),
-        SHIPPED_MODULE_PATH,
-        module.to_str().unwrap(),
+    let (passed, text) = validate(
+        "envoy-badconfig",
+        Some(r#"{"route_pattern": "^(?P<project>[a-z]+)$"}"#),
     );
-    yaml = replace_once(
-        &yaml,
-        SHIPPED_PLUGIN_CONFIG,
-        r#"{"route_pattern": "^(?P<project>[a-z]+)$"}"#,
-    );
-    let config = dir.path().join("envoy.yaml");
-    fs::write(&config, yaml).unwrap();
-    let out = Command::new(envoy_binary())
-        .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{text}");
+    assert!(!passed, "{text}");
     let ours: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(starform_envoy_filter::VERSION_STAMP) && !l.contains("VM started"))

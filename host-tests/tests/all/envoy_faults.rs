@@ -8,50 +8,15 @@
 //!
 //! Envoy comes from `$STARFORM_ENVOY` or `./.venv/bin/envoy` (installed by
 //! `scripts/test.sh`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use starform_host_tests::{repo_root, venv_tool};
-use starform_wasm::envoy::{get, Envoy, EnvoyError, Launch};
-
-fn envoy_binary() -> PathBuf {
-    venv_tool("STARFORM_ENVOY", "envoy").unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "starform-faults-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::{envoy_binary, TempDir};
+use starform_host_tests::repo_root;
+use starform_wasm::envoy::{Envoy, EnvoyError, Launch};
 
 /// host-tests/trap-module/trap.rs compiled for wasm32-wasip1 into `dir`.
 /// Plain rustc: no cargo, so no lock on any target dir.
@@ -74,14 +39,6 @@ fn build_trap_module(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     out
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One listener answering 200 to everything, behind the trap module under
@@ -135,57 +92,26 @@ static_resources:
 }
 
 /// Envoy on a bootstrap of this file's own, killed on drop.
-struct Proxy {
-    child: Child,
-    listener: u16,
-    log: PathBuf,
-}
+struct Proxy(Envoy);
 
 impl Proxy {
     fn start(dir: &TempDir, policy: &str) -> Self {
-        let module = build_trap_module(&dir.0);
-        let (admin, listener) = (free_port(), free_port());
-        let config = dir.0.join("envoy.yaml");
-        fs::write(&config, trap_bootstrap(&module, policy, admin, listener)).unwrap();
-        let log = dir.0.join("envoy.log");
-        let child = Command::new(envoy_binary())
-            .arg("-c")
-            .arg(&config)
-            .args(["--concurrency", "1", "--use-dynamic-base-id"])
-            .args(["--log-level", "info"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut proxy = Proxy {
-            child,
-            listener,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = proxy.child.try_wait().unwrap() {
-                panic!("envoy exited ({status}):\n{}", proxy.log_text());
-            }
-            if get(admin, "/ready", &[]).is_ok_and(|r| r.status == 200) {
-                return proxy;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not ready:\n{}",
-                proxy.log_text()
-            );
-            sleep(Duration::from_millis(100));
-        }
+        let module = build_trap_module(dir.path());
+        let launch = Launch::new(envoy_binary(), dir.path().to_owned());
+        let envoy = Envoy::start_bootstrap(&launch, |admin, listener| {
+            Ok(trap_bootstrap(&module, policy, admin, listener))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        Proxy(envoy)
     }
 
     fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log_text()
     }
 
     fn status(&self, headers: &[(&str, &str)]) -> u16 {
-        get(self.listener, "/anything", headers)
+        self.0
+            .get("/anything", headers)
             .unwrap_or_else(|e| panic!("{e}\n{}", self.log_text()))
             .status
     }
@@ -202,13 +128,6 @@ impl Proxy {
     }
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const TRAP: &[(&str, &str)] = &[("x-starform-trap", "1")];
 
 /// Each trap costs the trapping request a 503. Envoy then starts a new VM
@@ -218,7 +137,7 @@ const TRAP: &[(&str, &str)] = &[("x-starform-trap", "1")];
 /// that every request is served again.
 #[test]
 fn trapping_vm_recovers_under_fail_reload() {
-    let dir = TempDir::new("reload");
+    let dir = TempDir::new("faults-reload").unwrap();
     let proxy = Proxy::start(&dir, "FAIL_RELOAD");
     for _ in 0..5 {
         assert_eq!(proxy.status(&[]), 200, "{}", proxy.log_text());
@@ -265,7 +184,7 @@ fn trapping_vm_recovers_under_fail_reload() {
 /// later request is a 503. This is what FAIL_RELOAD is for.
 #[test]
 fn trapping_vm_stays_down_under_fail_closed() {
-    let dir = TempDir::new("closed");
+    let dir = TempDir::new("faults-closed").unwrap();
     let proxy = Proxy::start(&dir, "FAIL_CLOSED");
     assert_eq!(proxy.status(&[]), 200, "{}", proxy.log_text());
     assert_eq!(proxy.status(TRAP), 503, "{}", proxy.log_text());
@@ -291,8 +210,8 @@ fn invalid_plugin_configuration_stops_envoy_with_one_line() {
         (r#"{"max_labelsets": 3}"#, "max_labelsets"),
         (r#"{"route_pattern": "(?P<project>"}"#, "route_pattern"),
     ] {
-        let dir = TempDir::new("badconfig");
-        let mut launch = Launch::new(envoy_binary(), dir.0.clone());
+        let dir = TempDir::new("faults-badconfig").unwrap();
+        let mut launch = Launch::new(envoy_binary(), dir.path().to_owned());
         launch.plugin_config = Some(config.to_owned());
         let log = match Envoy::start(&launch) {
             Err(EnvoyError::Exited { log, .. }) => log,

@@ -7,37 +7,15 @@
 //! that are whole route names of another tenant, and spoofing on every
 //! unattributed reason. The filter flushes its counters on a tick, so the
 //! test polls `/stats/prometheus` until the totals appear.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use starform_host_tests::venv_tool;
+use crate::support::{envoy_binary, poll, TempDir};
 use starform_wasm::envoy::{Envoy, Launch, SHIPPED_PLUGIN_CONFIG};
 
 const GLOBEX_ROUTE: &str =
     "httproute/globex-staging/globex.staging.web/rule/0/match/-1/web_globex_example";
-
-fn work_dir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "starform-envoy-spoofing-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Every header a client could use to claim globex/staging/web.
 fn claims() -> Vec<(&'static str, String)> {
@@ -86,11 +64,8 @@ fn value(s: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
 
 #[test]
 fn envoy_counts_spoofed_requests_under_the_matched_route_only() {
-    let dir = work_dir();
-    let mut launch = Launch::new(
-        venv_tool("STARFORM_ENVOY", "envoy").unwrap_or_else(|e| panic!("{e}")),
-        dir.clone(),
-    );
+    let dir = TempDir::new("envoy-spoofing").unwrap();
+    let mut launch = Launch::new(envoy_binary(), dir.path().to_owned());
     launch.plugin_config = Some(SHIPPED_PLUGIN_CONFIG.to_owned());
     let envoy = Envoy::start(&launch).unwrap_or_else(|e| panic!("{e}"));
     let headers = claims();
@@ -119,40 +94,43 @@ fn envoy_counts_spoofed_requests_under_the_matched_route_only() {
     get("http://globex.staging.web/nowhere", 404); // no_route
 
     let want_acme = acme.len() as f64;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let text = loop {
-        let text = envoy.prometheus().unwrap();
-        let s = samples(&text);
-        let counted = value(
-            &s,
-            "starform_http_requests_total",
-            &[
-                ("project", "acme"),
-                ("environment", "prod"),
-                ("service", "api"),
-                ("code_class", "2xx"),
-            ],
-        );
-        let unattributed: f64 = ["pattern_mismatch", "invalid_value", "no_route"]
-            .iter()
-            .map(|r| {
-                value(
-                    &s,
-                    "starform_l7_unattributed_requests_total",
-                    &[("reason", r)],
-                )
-            })
-            .sum();
-        if counted == want_acme && unattributed == 4.0 {
-            break text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "totals never appeared (acme {counted}, unattributed {unattributed}):\n{text}\n{}",
-            envoy.log_text()
-        );
-        sleep(Duration::from_millis(200));
-    };
+    let text = poll(
+        "spoofed requests counted",
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        || {
+            let text = envoy.prometheus().unwrap();
+            let s = samples(&text);
+            let counted = value(
+                &s,
+                "starform_http_requests_total",
+                &[
+                    ("project", "acme"),
+                    ("environment", "prod"),
+                    ("service", "api"),
+                    ("code_class", "2xx"),
+                ],
+            );
+            let unattributed: f64 = ["pattern_mismatch", "invalid_value", "no_route"]
+                .iter()
+                .map(|r| {
+                    value(
+                        &s,
+                        "starform_l7_unattributed_requests_total",
+                        &[("reason", r)],
+                    )
+                })
+                .sum();
+            if counted == want_acme && unattributed == 4.0 {
+                Ok(text)
+            } else {
+                Err(format!(
+                    "acme {counted}, unattributed {unattributed}:\n{text}\n{}",
+                    envoy.log_text()
+                ))
+            }
+        },
+    );
     let s = samples(&text);
     for reason in ["pattern_mismatch", "invalid_value"] {
         assert_eq!(
@@ -193,6 +171,4 @@ fn envoy_counts_spoofed_requests_under_the_matched_route_only() {
     for other in ["globex", "staging", "web"] {
         assert!(!starform.contains(other), "{other} leaked:\n{starform}");
     }
-    drop(envoy);
-    let _ = fs::remove_dir_all(&dir);
 }

@@ -1,18 +1,10 @@
 //! The compiled Envoy filter in the embedded host: what an attributed or
 //! unattributed request records, exactly as Envoy's `/stats/prometheus`
 //! would show it after tag extraction.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod filter_support;
 
 use std::time::Duration;
 
-use filter_support::{filter, hit, lines, route, samples, scrape};
+use crate::support::filter::{filter, hit, lines, route, samples, scrape};
 use starform_wasm::prometheus::{self, RenderOptions};
 use starform_wasm::proxy_wasm_host::{FilterHost, LogLevel, Request};
 

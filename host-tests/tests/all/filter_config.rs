@@ -1,16 +1,8 @@
 //! Plugin configurations the compiled Envoy filter must reject — with a log
 //! line naming the field and a `false` from `proxy_on_configure`, never a
 //! trap — and host errors (traps, unknown imports) surfacing as errors.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod filter_support;
-
-use filter_support::{filter, rejected, samples};
+use crate::support::filter::{filter, rejected, samples};
 use starform_wasm::proxy_wasm_host::{FilterHost, FilterModule, HostError, Request};
 
 #[test]
@@ -85,7 +77,7 @@ fn a_custom_route_pattern_is_used() {
     host.request(&Request::to_route("acme.prod.web.extra"))
         .unwrap();
     // `[^.]+` takes `/` too: the Envoy Gateway name fits, with bad values.
-    host.request(&Request::to_route(filter_support::route(
+    host.request(&Request::to_route(crate::support::filter::route(
         "acme", "prod", "web",
     )))
     .unwrap();

@@ -1,15 +1,7 @@
 //! Preview environments under each `preview_policy`, and the
 //! `max_label_sets` cardinality bound, in the compiled Envoy filter.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod filter_support;
-
-use filter_support::{filter, hit, lines, route, samples, scrape};
+use crate::support::filter::{filter, hit, lines, route, samples, scrape};
 
 const REQUESTS: &str = "starform_http_requests_total";
 

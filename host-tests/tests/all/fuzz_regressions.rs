@@ -1,15 +1,7 @@
 //! Inputs the fuzz targets (fuzz/, scripts/fuzz.sh) found, kept as tests of
 //! the compiled modules. docs/reliability.md lists each finding.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod filter_support;
-
-use filter_support::rejected;
+use crate::support::filter::rejected;
 use starform_wasm::log_host::{LogHostError, LogTransform};
 
 /// fuzz target `filter_config`: an unknown field whose name holds a newline

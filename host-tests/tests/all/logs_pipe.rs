@@ -11,27 +11,16 @@
 //! nothing rewritten); the tenant query returns exactly that tenant's rows,
 //! with time, environment, service, log kind, stream and line.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod transform_support;
-mod vrl_support;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::support::clickhouse;
+use crate::support::vrl::vector::{self, Namespace, VectorTwin};
 use serde_json::{json, Map, Value as Json};
 use starform_host_tests::queries::doc_query;
-use starform_host_tests::{repo_root, venv_tool};
+use starform_host_tests::repo_root;
 use starform_vector_transform::{TransformConfig, QUARANTINE_FIELD};
 use starform_wasm::vrl_program;
-use vrl_support::vector::{self, Namespace, VectorTwin};
 
 /// One record as it leaves the aggregator.
 struct Row {
@@ -72,7 +61,7 @@ fn aggregator_rows(base_ms: i64) -> Vec<Row> {
     let accepted_program = vector::compile(&accepted_program).program;
     let quarantine_program = vector::compile(&quarantine_program).program;
     let mut rows = Vec::new();
-    for case in transform_support::cases() {
+    for case in crate::support::transform::cases() {
         // Node and aggregator run one configuration (deploy/fluent-bit/README.md).
         let config: TransformConfig = serde_json::from_slice(&case.config).unwrap();
         let mut twin = VectorTwin::new(
@@ -80,7 +69,7 @@ fn aggregator_rows(base_ms: i64) -> Vec<Row> {
             &vrl_program::generate_dropped(),
         );
         let expected = std::fs::read(case.expected_path()).unwrap();
-        let node_records = transform_support::parse_lines(&expected);
+        let node_records = crate::support::transform::parse_lines(&expected);
         assert_eq!(node_records.len(), case.records(), "{}", case.name);
         for node in node_records {
             let node = node.as_object().unwrap().clone();
@@ -109,32 +98,6 @@ fn aggregator_rows(base_ms: i64) -> Vec<Row> {
         }
     }
     rows
-}
-
-/// Runs a job through scripts/clickhouse_session.py in chdb.
-fn clickhouse(job: &Json) -> Json {
-    let python = venv_tool("STARFORM_PYTHON", "python").unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(python)
-        .arg(repo_root().join("scripts/clickhouse_session.py"))
-        .current_dir(repo_root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "chdb failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn text_field(record: &Map<String, Json>, key: &str) -> String {
@@ -175,7 +138,10 @@ fn golden_corpus_lands_whole_and_each_tenant_reads_only_its_rows() {
     // Recent enough for the tables' TTL (30 days for runtime logs).
     let base_ms = now_ms() - 3_600_000;
     let rows = aggregator_rows(base_ms);
-    let corpus: usize = transform_support::cases().iter().map(|c| c.records()).sum();
+    let corpus: usize = crate::support::transform::cases()
+        .iter()
+        .map(|c| c.records())
+        .sum();
     assert_eq!(rows.len(), corpus, "one row per corpus record");
 
     // The aggregator reaches the node's verdict, and keeps the node's

@@ -21,27 +21,19 @@
 //! final value minus the warm-up value — the measured requests, nothing
 //! extrapolated.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod metrics_support;
-
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use metrics_support::promql::{parse_text, same_values, Client, Labels, Vector};
-use metrics_support::stack::Pipe;
-use metrics_support::traffic::{
+use crate::support::metrics::promql::{parse_text, same_values, Client, Labels, Vector};
+use crate::support::metrics::stack::Pipe;
+use crate::support::metrics::system_tool;
+use crate::support::metrics::traffic::{
     counted, expected_counts, measured, warm_up, Route, OVERFLOW, ROUTES, STRAYS, TENANTS,
 };
-use metrics_support::{poll, system_tool};
+use crate::support::poll;
 use serde_json::json;
 use starform_envoy_filter::names::DURATION_BUCKETS_MS;
 use starform_host_tests::queries::{doc_query, doc_query_ids};

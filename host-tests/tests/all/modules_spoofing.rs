@@ -10,19 +10,11 @@
 //!   that are JSON, Fluent Bit `Merge_Log` output under `log_json` or at the
 //!   top level) never changes the identity, which comes from the pod labels
 //!   only; a second pass (node, then aggregator) keeps it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod filter_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use filter_support::{filter, route};
+use crate::support::filter::{filter, route};
 use serde_json::{json, Map, Value};
 use starform_vector_transform::{transform, CompiledConfig};
 use starform_wasm::log_host::LogTransform;

@@ -1,11 +1,5 @@
 //! The module as Fluent Bit runs it: never configured by the host, reading
 //! /etc/starform/log-transform.json through WASI on its first record.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::PathBuf;
 

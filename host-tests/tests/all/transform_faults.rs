@@ -3,12 +3,6 @@
 //! answered with exactly one quarantined object, never a trap, in bounded
 //! linear memory; and the instance keeps accepting ordinary records after.
 //! (host-tests/golden/ covers the same classes at smaller sizes.)
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use serde_json::{Map, Value};
 use starform_vector_transform::{transform, CompiledConfig};

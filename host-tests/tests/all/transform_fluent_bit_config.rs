@@ -1,12 +1,6 @@
 //! deploy/fluent-bit/ against the module it loads: the function it calls
 //! exists with Fluent Bit's signature, the configuration file it mounts is
 //! valid and readable by the module, and quarantined records are routed.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

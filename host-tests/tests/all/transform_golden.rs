@@ -4,27 +4,21 @@
 //!
 //! `STARFORM_BLESS=1` rewrites expected.ndjson from the native core (after
 //! checking that the module agrees); review the diff before committing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod transform_support;
 
 use std::collections::BTreeSet;
 use std::sync::Once;
 
+use crate::support::transform::{
+    assert_same_records, cases, module_per_record, native, parse_lines,
+};
 use starform_vector_transform::Reason;
 use starform_wasm::log_host::LogTransform;
-use transform_support::{assert_same_records, cases, module_per_record, native, parse_lines};
 
 fn bless() -> bool {
     std::env::var("STARFORM_BLESS").as_deref() == Ok("1")
 }
 
-fn expected(case: &transform_support::Case) -> Vec<u8> {
+fn expected(case: &crate::support::transform::Case) -> Vec<u8> {
     // Tests run in parallel: bless every case once, before any is read.
     static BLESSED: Once = Once::new();
     BLESSED.call_once(|| {

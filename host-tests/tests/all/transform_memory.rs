@@ -1,12 +1,6 @@
 //! The module's linear memory stays bounded over millions of records in one
 //! instance: the output buffer is reused, input copies are freed, nothing
 //! leaks per record.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use starform_wasm::log_host::LogTransform;
 

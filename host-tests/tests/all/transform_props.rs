@@ -1,13 +1,5 @@
 //! Property tests: the compiled module against the native core on arbitrary
 //! JSON, arbitrary label maps, arbitrary configurations and arbitrary bytes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod transform_support;
 
 use std::cell::RefCell;
 
@@ -380,7 +372,7 @@ proptest! {
         }
         let mut host = LogTransform::new().unwrap();
         let batch = host.transform_batch(&input).unwrap();
-        let per_record = transform_support::module_per_record(&mut host, &input);
+        let per_record = crate::support::transform::module_per_record(&mut host, &input);
         prop_assert_eq!(&batch, &per_record);
         let mut native = Vec::new();
         ndjson::transform_batch(&CompiledConfig::default(), &input, &mut native, &mut Default::default());

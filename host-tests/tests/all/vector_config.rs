@@ -10,24 +10,13 @@
 //! {fluent,remap,clickhouse}.cue and reference/generated/configuration.cue
 //! for `schema.log_namespace`); add an option only after finding it there.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod vrl_support;
-
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
+use crate::support::clickhouse;
+use crate::support::vrl::vector::{self, Namespace, VectorTwin};
 use serde_json::{json, Map, Value as Json};
-use starform_host_tests::venv_tool;
 use starform_vector_transform::TransformConfig;
-use vrl_support::vector::{self, Namespace, VectorTwin};
 
 /// (component kind, type, options the type documents that we may use).
 const COMPONENTS: &[(&str, &str, &[&str])] = &[
@@ -218,7 +207,7 @@ fn inputs_form_the_documented_flow() {
     assert_eq!(rules["reroute_dropped"], json!(true));
     assert_eq!(
         rules_id,
-        vrl_support::vector::RULES_COMPONENT,
+        crate::support::vrl::vector::RULES_COMPONENT,
         "the differential test annotates with this id"
     );
 
@@ -394,33 +383,6 @@ fn quarantined_rows_fit_the_quarantine_table() {
         (&row["reason"], &row["key"], &row["namespace"]),
         (&json!("too_large"), &Json::Null, &json!(""))
     );
-}
-
-/// Runs a job through scripts/clickhouse_session.py (DDL files, inserts,
-/// queries) in chdb and returns its answer.
-fn clickhouse(job: &Json) -> Json {
-    let python = venv_tool("STARFORM_PYTHON", "python").unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(python)
-        .arg(root().join("scripts/clickhouse_session.py"))
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "chdb failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn fluent_bit_record(project: &str, env: &str, service: &str, line: &str, build: bool) -> Json {

@@ -7,25 +7,16 @@
 //! the real VRL engine, run the way Vector runs a `remap` with
 //! `drop_on_abort` + `reroute_dropped` and then the dropped-route program.
 //! Inputs: every JSON-object line of the golden corpus, and seeded generated
-//! records (see vrl_support/records.rs) under the default configuration and
+//! records (see support/vrl/records.rs) under the default configuration and
 //! several others. A difference fails with the smallest record that shows it.
 //!
 //! Set STARFORM_VRL_SEED to explore other seeds.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod vrl_support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::vrl::records::Records;
+use crate::support::vrl::{outcome, Engines, Namespace, Tally};
 use serde_json::{json, Map, Value as Json};
-use vrl_support::records::Records;
-use vrl_support::{outcome, Engines, Namespace, Tally};
 
 const DEFAULT: &str = "{}";
 
@@ -417,7 +408,7 @@ fn golden_corpus_agrees() {
 }
 
 /// `json` with every integer beyond `i64` as a string, as Vector's decoders
-/// hand it to VRL (vrl_support::vector::from_json).
+/// hand it to VRL (crate::support::vrl::vector::from_json).
 fn as_vector_sees_it(json: &Json) -> Json {
     match json {
         Json::Number(n) if n.is_u64() && n.as_i64().is_none() => Json::String(n.to_string()),
@@ -593,10 +584,10 @@ fn known_divergence_nesting_deeper_than_the_json_limit() {
     let mut engines = Engines::new("deep", DEFAULT);
     let outputs = engines.outputs_for(record.as_object().unwrap(), Namespace::Vector);
     assert_eq!(outputs.native, outputs.wasm);
-    assert_eq!(vrl_support::outcome(&outputs.native), "malformed");
+    assert_eq!(crate::support::vrl::outcome(&outputs.native), "malformed");
     let vrl = outputs.vrl.unwrap();
     assert_eq!(
-        vrl_support::outcome(&vrl),
+        crate::support::vrl::outcome(&vrl),
         "missing_label",
         "VRL applies the label rules"
     );

@@ -8,13 +8,6 @@
 //!
 //! or run this test with STARFORM_BLESS=1.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::PathBuf;
 
 use starform_vector_transform::TransformConfig;

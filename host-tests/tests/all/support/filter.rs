@@ -1,12 +1,5 @@
 //! Helpers shared by the `filter_*` tests, which drive the compiled Envoy
 //! filter (`modules::ENVOY_FILTER`) in the embedded proxy-wasm host.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use starform_wasm::proxy_wasm_host::{FilterHost, HostError, LogLevel, Request};
 

@@ -1,12 +1,5 @@
 //! Shared by the transform_* tests: the golden corpus on disk and the two
 //! engines (the native pure core and the compiled module in wasmtime).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::{Path, PathBuf};
 

@@ -7,12 +7,11 @@ pub mod stack;
 pub mod traffic;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::support::poll;
 
 /// `$env_var`, else `name` on `PATH`: the Debian package `victoria-metrics`
 /// puts `victoria-metrics`, `vmagent` and `vmauth` in /usr/bin, and
@@ -31,38 +30,6 @@ pub fn system_tool(env_var: &str, name: &str) -> PathBuf {
             "{name} not found (set {env_var} or put it on PATH): run the README's test command \
              `scripts/test.sh`, which installs the Debian package victoria-metrics"
         ),
-    }
-}
-
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A directory removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "starform-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -98,23 +65,21 @@ impl Service {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
         let mut service = Service { port, child, log };
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Some(status) = service.child.try_wait().unwrap() {
-                panic!("{name} exited ({status}):\n{}", service.log_text());
-            }
-            if let Ok(r) = starform_wasm::envoy::get(port, "/health", &[]) {
-                if r.status == 200 {
-                    return service;
+        poll(
+            &format!("{name} healthy"),
+            READY_TIMEOUT,
+            Duration::from_millis(100),
+            || {
+                if let Some(status) = service.child.try_wait().unwrap() {
+                    panic!("{name} exited ({status}):\n{}", service.log_text());
                 }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} not healthy after {READY_TIMEOUT:?}:\n{}",
-                service.log_text()
-            );
-            sleep(Duration::from_millis(100));
-        }
+                match starform_wasm::envoy::get(port, "/health", &[]) {
+                    Ok(r) if r.status == 200 => Ok(()),
+                    _ => Err(service.log_text()),
+                }
+            },
+        );
+        service
     }
 
     pub fn log_text(&self) -> String {
@@ -126,26 +91,5 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Polls `probe` every `every` until it returns `Ok`; after `limit`, fails
-/// with `what` and the last `Err` (the state seen).
-pub fn poll<T>(
-    what: &str,
-    limit: Duration,
-    every: Duration,
-    mut probe: impl FnMut() -> Result<T, String>,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        match probe() {
-            Ok(value) => return value,
-            Err(state) => assert!(
-                Instant::now() < deadline,
-                "{what}: not reached after {limit:?}; last state:\n{state}"
-            ),
-        }
-        sleep(every);
     }
 }

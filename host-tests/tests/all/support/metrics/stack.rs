@@ -4,11 +4,12 @@
 
 use serde_json::{json, Value as Json};
 use starform_host_tests::repo_root;
-use starform_wasm::envoy::Envoy;
+use starform_wasm::envoy::{free_port, Envoy};
 
 use super::promql::Client;
 use super::traffic::{start_envoy, Upstream, TENANTS};
-use super::{free_port, system_tool, Service, TempDir};
+use super::{system_tool, Service};
+use crate::support::TempDir;
 
 /// deploy/vmagent/scrape.yml for this test: the shipped job with its
 /// metric relabelling, a static target instead of the Kubernetes discovery
@@ -142,11 +143,11 @@ pub struct Pipe {
 
 impl Pipe {
     pub fn start() -> Self {
-        let dir = TempDir::new("metrics-pipe");
+        let dir = TempDir::new("metrics-pipe").unwrap();
         let upstream = Upstream::start();
         let envoy = start_envoy(&dir, &upstream);
 
-        let victoria_port = free_port();
+        let victoria_port = free_port().unwrap();
         let victoria = Service::start(
             "victoria-metrics",
             &system_tool("STARFORM_VICTORIA_METRICS", "victoria-metrics"),
@@ -165,7 +166,7 @@ impl Pipe {
 
         let scrape = dir.path().join("scrape.yml");
         std::fs::write(&scrape, vmagent_config(envoy.admin_port).to_string()).unwrap();
-        let vmagent_port = free_port();
+        let vmagent_port = free_port().unwrap();
         let vmagent = Service::start(
             "vmagent",
             &system_tool("STARFORM_VMAGENT", "vmagent"),
@@ -188,7 +189,7 @@ impl Pipe {
         let (auth, env) = vmauth_config(&format!("http://127.0.0.1:{victoria_port}"));
         let auth_file = dir.path().join("auth.yml");
         std::fs::write(&auth_file, auth.to_string()).unwrap();
-        let vmauth_port = free_port();
+        let vmauth_port = free_port().unwrap();
         let vmauth = Service::start(
             "vmauth",
             &system_tool("STARFORM_VMAUTH", "vmauth"),

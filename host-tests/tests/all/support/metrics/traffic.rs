@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use starform_host_tests::venv_tool;
 use starform_wasm::envoy::{
     add_clusters, insert_http_filter_before_router, replace_routes, Envoy, Launch,
 };
 
 use super::promql::{Labels, Vector};
-use super::TempDir;
+use crate::support::{envoy_binary, TempDir};
 
 /// The tenants, each with a vmauth user.
 pub const TENANTS: [&str; 3] = ["acme", "globex", "initech"];
@@ -269,10 +268,7 @@ fn echo(mut stream: TcpStream) {
 /// is part of the duration it records). One worker: one VM, so
 /// `max_label_sets` is exact.
 pub fn start_envoy(dir: &TempDir, upstream: &Upstream) -> Envoy {
-    let mut launch = Launch::new(
-        venv_tool("STARFORM_ENVOY", "envoy").unwrap_or_else(|e| panic!("{e}")),
-        dir.path().to_owned(),
-    );
+    let mut launch = Launch::new(envoy_binary(), dir.path().to_owned());
     launch.plugin_config = Some(format!(
         r#"{{"preview_policy": "aggregate", "max_label_sets": {}}}"#,
         label_sets().len()

@@ -2,8 +2,6 @@
 //! compiled wasm module under wasmtime, and the generated VRL in the VRL
 //! engine wired as Vector wires it.
 
-#![allow(dead_code)]
-
 pub mod records;
 pub mod shrink;
 pub mod vector;
@@ -38,7 +36,6 @@ pub struct Engines {
     pub name: String,
     pub config_json: String,
     pub config: TransformConfig,
-    pub rules_program: String,
     compiled: CompiledConfig,
     wasm: LogTransform,
     vector: vector::VectorTwin,
@@ -70,7 +67,6 @@ impl Engines {
             name: name.into(),
             config_json: config_json.into(),
             config,
-            rules_program,
             compiled,
             wasm,
             vector,
