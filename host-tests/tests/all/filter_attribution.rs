@@ -205,8 +205,6 @@ fn the_filter_does_not_alter_or_stop_traffic() {
         .request_body("b")
         .response_body("c");
     let outcome = host.request(&req).unwrap();
-    assert!(outcome.local_response.is_none());
-    assert!(outcome.closed.is_empty());
     assert!(
         outcome
             .actions
@@ -215,6 +213,8 @@ fn the_filter_does_not_alter_or_stop_traffic() {
         "{outcome:?}"
     );
     assert_eq!(outcome.request_headers.get(b"x-a"), Some(&b"1"[..]));
+    // A local response, a closed stream or an edited header would each be
+    // a call of a host function this host leaves unimplemented.
     assert!(host.unimplemented_calls().is_empty());
 }
 
