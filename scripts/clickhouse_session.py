@@ -1,5 +1,5 @@
 """Runs ClickHouse statements in an embedded ClickHouse (chdb, the ClickHouse
-engine as a Python module) for host-tests/tests/vector_config.rs and
+engine as a Python module) for host-tests/tests/all/vector_config.rs and
 logs_pipe.rs.
 
 Reads one JSON document on stdin:

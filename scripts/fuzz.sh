@@ -34,7 +34,7 @@ fi
 
 # The modules the tests ran, byte for byte: the fuzz build embeds these
 # instead of compiling its own (build.rs, STARFORM_PREBUILT_WASM_DIR).
-# `cargo test --release --workspace` builds the CLI (for tests/cli_*.rs) with
+# `cargo test --release --workspace` builds the CLI (for tests/all/cli_*.rs) with
 # the features scripts/test.sh's test run resolves: after that run this is a
 # no-op, where a plain `cargo build` would rebuild wasmtime.
 step "exporting the embedded modules"

@@ -63,7 +63,7 @@ cargo test --release --workspace
 echo
 
 step "soak under load, short form (bench/soak.py; the 5-minute run is in docs/reliability.md)"
-# The CLI `cargo test` just built (for tests/cli_*.rs): another cargo build
+# The CLI `cargo test` just built (for tests/all/cli_*.rs): another cargo build
 # here would resolve other features and rebuild wasmtime.
 MODULES=$(mktemp -d)
 target/release/starform-wasm export-modules "$MODULES" >/dev/null

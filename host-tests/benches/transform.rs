@@ -35,7 +35,7 @@
 )]
 
 #[allow(dead_code)]
-#[path = "../tests/vrl_support/vector.rs"]
+#[path = "../tests/all/support/vrl/vector.rs"]
 mod vector;
 
 use std::hint::black_box;

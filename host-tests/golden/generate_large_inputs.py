@@ -2,8 +2,8 @@
 """Writes the golden inputs that are too large or too exact to write by hand:
 too-large/, huge-records/, deep-nesting/, invalid-utf8/ (input.ndjson,
 README.md, config.json). The expected outputs are not written here: they come
-from `STARFORM_BLESS=1 cargo test --release -p starform-host-tests --test
-transform_golden` and are reviewed by hand.
+from `STARFORM_BLESS=1 cargo test --release -p starform-host-tests --test all
+-- transform_golden::` and are reviewed by hand.
 
 Sizes are computed with Python's compact json.dumps, which for these records
 (no control characters) is byte-identical to serde_json's compact encoding.

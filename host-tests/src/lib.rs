@@ -1,7 +1,10 @@
-//! Support shared by the tests under `tests/`: where the repository is, and
-//! the tools `scripts/test.sh` installs into `./.venv`.
+//! Support shared by the tests under `tests/` (and the root package's CLI
+//! tests): where the repository is, the tools `scripts/test.sh` installs
+//! into `./.venv`, and scratch directories.
 
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod queries;
 pub mod transform_corpus;
@@ -25,5 +28,34 @@ pub fn venv_tool(env_var: &str, name: &str) -> Result<PathBuf, String> {
              (it installs Envoy 1.40.0 and chdb into ./.venv), or set {env_var}",
             path.display()
         ))
+    }
+}
+
+/// A directory of its own under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// `name` says which test made it, for whoever finds one left behind.
+    pub fn new(name: &str) -> std::io::Result<Self> {
+        // Tests run in parallel in one process: the pid alone is not unique.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "starform-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }

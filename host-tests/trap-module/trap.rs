@@ -1,7 +1,7 @@
 //! TEST-ONLY proxy-wasm module (never shipped, never part of a workspace):
 //! answers like a pass-through filter, except that a request carrying the
 //! header `x-starform-trap` makes the VM trap (wasm `unreachable`). Built
-//! with plain `rustc` for wasm32-wasip1 by host-tests/tests/envoy_faults.rs,
+//! with plain `rustc` for wasm32-wasip1 by host-tests/tests/all/envoy_faults.rs,
 //! which checks that Envoy's `failure_policy: FAIL_RELOAD` brings a fresh VM
 //! up after the trap.
 //!

@@ -8,7 +8,7 @@ mod dns;
 mod identity;
 
 pub use dns::{is_dns_label, DnsLabel, InvalidLabel, MAX_LABEL_LEN};
-pub use identity::{Dimension, Identity};
+pub use identity::Identity;
 
 /// Canonical pod-label keys, written only by the platform (Shuttle).
 pub mod keys {

@@ -17,7 +17,7 @@ const LOGS: &str = include_str!("../../samples/logs.ndjson");
 /// Where the rest of the pipeline — the stores and the tenant filter — runs.
 const FULL_PIPELINE: &str = "Full pipeline (Envoy -> vmagent -> VictoriaMetrics -> vmauth per tenant; log rows -> ClickHouse): \
      scripts/test.sh, or once it has installed the tools: \
-     cargo test --release -p starform-host-tests --test metrics_pipe --test logs_pipe";
+     cargo test --release -p starform-host-tests --test all -- metrics_pipe:: logs_pipe::";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

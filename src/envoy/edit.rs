@@ -5,9 +5,8 @@
 //! shipped setup.
 
 use std::fs;
-use std::process::{Command, Stdio};
 
-use super::{adapt_bootstrap, free_port, io, Envoy, EnvoyError, Launch};
+use super::{adapt_bootstrap, io, Envoy, EnvoyError, Launch};
 
 impl Envoy {
     /// As [`Envoy::start`], with `edit` applied to the adapted bootstrap
@@ -20,31 +19,9 @@ impl Envoy {
         let module = launch.work_dir.join(crate::modules::ENVOY_FILTER_FILE);
         fs::write(&module, crate::modules::ENVOY_FILTER)
             .map_err(io(format!("writing {}", module.display())))?;
-        let (admin_port, listener_port) = (free_port()?, free_port()?);
-        let config = launch.work_dir.join("envoy.yaml");
-        let yaml = edit(adapt_bootstrap(launch, &module, admin_port, listener_port)?)?;
-        fs::write(&config, yaml).map_err(io(format!("writing {}", config.display())))?;
-        // stderr to a file, not --log-path: Envoy flushes a log file only every 10 s.
-        let log = launch.work_dir.join("envoy.log");
-        let log_file = fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
-        let child = Command::new(&launch.binary)
-            .arg("-c")
-            .arg(&config)
-            .args(["--concurrency", &launch.concurrency.to_string()])
-            .args(["--use-dynamic-base-id", "--log-level", "info"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .map_err(io(format!("starting {}", launch.binary.display())))?;
-        let mut envoy = Envoy {
-            child,
-            admin_port,
-            listener_port,
-            log,
-        };
-        envoy.wait_ready()?;
-        Ok(envoy)
+        Self::start_bootstrap(launch, |admin, listener| {
+            edit(adapt_bootstrap(launch, &module, admin, listener)?)
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! A real Envoy running the shipped bootstrap (`deploy/envoy/envoy.yaml`) on
 //! free loopback ports with the embedded filter: used by `starform-wasm demo`
-//! and by the end-to-end tests in `host-tests/`.
+//! and by the end-to-end tests in `host-tests/`, which also start it on
+//! bootstraps of their own ([`Envoy::start_bootstrap`]).
 
 mod edit;
 pub mod http;
@@ -8,7 +9,7 @@ pub mod http;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -131,7 +132,10 @@ pub fn adapt_bootstrap(
     Ok(yaml)
 }
 
-fn free_port() -> Result<u16, EnvoyError> {
+/// A loopback port nothing listens on now (the OS's pick). Another process
+/// may take it before the caller binds it; on loopback, in tests, that is
+/// rare enough.
+pub fn free_port() -> Result<u16, EnvoyError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io("binding a free port"))?;
     Ok(listener
         .local_addr()
@@ -144,6 +148,41 @@ impl Envoy {
     /// dir, starts Envoy and waits until `/ready` says LIVE.
     pub fn start(launch: &Launch) -> Result<Self, EnvoyError> {
         Self::start_edited(launch, Ok)
+    }
+
+    /// Envoy on a bootstrap of the caller's own, not the shipped one:
+    /// `bootstrap(admin_port, listener_port)` writes it for two free ports.
+    /// Only `binary`, `work_dir` and `concurrency` of `launch` apply; the
+    /// caller's bootstrap carries whatever module and settings it needs.
+    pub fn start_bootstrap(
+        launch: &Launch,
+        bootstrap: impl FnOnce(u16, u16) -> Result<String, EnvoyError>,
+    ) -> Result<Self, EnvoyError> {
+        let (admin_port, listener_port) = (free_port()?, free_port()?);
+        let config = launch.work_dir.join("envoy.yaml");
+        let yaml = bootstrap(admin_port, listener_port)?;
+        fs::write(&config, yaml).map_err(io(format!("writing {}", config.display())))?;
+        // stderr to a file, not --log-path: Envoy flushes a log file only every 10 s.
+        let log = launch.work_dir.join("envoy.log");
+        let log_file = fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
+        let child = Command::new(&launch.binary)
+            .arg("-c")
+            .arg(&config)
+            .args(["--concurrency", &launch.concurrency.to_string()])
+            .args(["--use-dynamic-base-id", "--log-level", "info"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .map_err(io(format!("starting {}", launch.binary.display())))?;
+        let mut envoy = Envoy {
+            child,
+            admin_port,
+            listener_port,
+            log,
+        };
+        envoy.wait_ready()?;
+        Ok(envoy)
     }
 
     pub fn log_text(&self) -> String {

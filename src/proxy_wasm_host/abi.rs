@@ -24,7 +24,7 @@ impl Status {
     }
 }
 
-/// Log levels of `proxy_log` / `proxy_get_log_level`.
+/// Log levels of `proxy_log`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
     Trace = 0,
@@ -121,27 +121,6 @@ impl MapType {
             5 => Self::GrpcReceiveTrailingMetadata,
             6 => Self::HttpCallResponseHeaders,
             7 => Self::HttpCallResponseTrailers,
-            _ => return None,
-        })
-    }
-}
-
-/// Streams of `proxy_continue_stream` / `proxy_close_stream`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamType {
-    HttpRequest,
-    HttpResponse,
-    Downstream,
-    Upstream,
-}
-
-impl StreamType {
-    pub fn from_raw(raw: i32) -> Option<Self> {
-        Some(match raw {
-            0 => Self::HttpRequest,
-            1 => Self::HttpResponse,
-            2 => Self::Downstream,
-            3 => Self::Upstream,
             _ => return None,
         })
     }

@@ -111,36 +111,36 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Decodes the ABI layout; `None` when the bytes are truncated or
-/// inconsistent. An empty input is an empty map (the SDK sends that).
-pub fn deserialize_pairs(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let count = usize::try_from(read_u32(bytes, 0)?).ok()?;
-    let mut data = count.checked_mul(8)?.checked_add(4)?;
-    let mut pairs = Vec::with_capacity(count.min(1024));
-    for n in 0..count {
-        let size_at = n.checked_mul(8)?.checked_add(4)?;
-        let key_len = usize::try_from(read_u32(bytes, size_at)?).ok()?;
-        let value_len = usize::try_from(read_u32(bytes, size_at.checked_add(4)?)?).ok()?;
-        let key = bytes.get(data..data.checked_add(key_len)?)?.to_vec();
-        data = data.checked_add(key_len)?.checked_add(1)?;
-        let value = bytes.get(data..data.checked_add(value_len)?)?.to_vec();
-        data = data.checked_add(value_len)?.checked_add(1)?;
-        pairs.push((key, value));
-    }
-    Some(pairs)
-}
-
-fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(u32::from_le_bytes(raw))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decodes the ABI layout, to check the encoding against; `None` when the
+    /// bytes are truncated or inconsistent. An empty input is an empty map.
+    fn deserialize_pairs(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        if bytes.is_empty() {
+            return Some(Vec::new());
+        }
+        let count = usize::try_from(read_u32(bytes, 0)?).ok()?;
+        let mut data = count.checked_mul(8)?.checked_add(4)?;
+        let mut pairs = Vec::with_capacity(count.min(1024));
+        for n in 0..count {
+            let size_at = n.checked_mul(8)?.checked_add(4)?;
+            let key_len = usize::try_from(read_u32(bytes, size_at)?).ok()?;
+            let value_len = usize::try_from(read_u32(bytes, size_at.checked_add(4)?)?).ok()?;
+            let key = bytes.get(data..data.checked_add(key_len)?)?.to_vec();
+            data = data.checked_add(key_len)?.checked_add(1)?;
+            let value = bytes.get(data..data.checked_add(value_len)?)?.to_vec();
+            data = data.checked_add(value_len)?.checked_add(1)?;
+            pairs.push((key, value));
+        }
+        Some(pairs)
+    }
+
+    fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+        let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(u32::from_le_bytes(raw))
+    }
 
     #[test]
     fn encoding_matches_the_sdk_layout() {

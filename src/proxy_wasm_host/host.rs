@@ -8,7 +8,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::I32Exit;
 
-use super::abi::{Action, LogLevel};
+use super::abi::Action;
 use super::clock::Clock;
 use super::error::HostError;
 use super::headers::HeaderMap;
@@ -82,10 +82,7 @@ fn link_error(
     module: &Module,
     error: &wasmtime::Error,
 ) -> HostError {
-    let mut scratch = Store::new(
-        engine,
-        HostState::new(Clock::default(), LogLevel::Trace, ROOT_CONTEXT_ID),
-    );
+    let mut scratch = Store::new(engine, HostState::new(Clock::default(), ROOT_CONTEXT_ID));
     for import in module.imports() {
         if linker
             .get(&mut scratch, import.module(), import.name())
@@ -108,9 +105,6 @@ pub struct HostOptions {
     pub plugin_config: Vec<u8>,
     /// Bytes of the VM configuration (`proxy_on_vm_start`).
     pub vm_config: Vec<u8>,
-    /// What `proxy_get_log_level` reports. Every `proxy_log` line is captured
-    /// whatever its level. Default: trace.
-    pub log_level: LogLevel,
     /// The clock's start, since the Unix epoch. Default: 2025-01-01T00:00:00Z,
     /// fixed so runs are reproducible.
     pub start_time: Duration,
@@ -123,7 +117,6 @@ impl Default for HostOptions {
         Self {
             plugin_config: Vec::new(),
             vm_config: Vec::new(),
-            log_level: LogLevel::Trace,
             start_time: Duration::from_secs(1_735_689_600),
             vm_properties: Vec::new(),
         }
@@ -174,7 +167,6 @@ impl FilterHost {
         let engine = module.pre.module().engine();
         let mut state = HostState::new(
             Clock::new(u64::try_from(options.start_time.as_nanos()).unwrap_or(u64::MAX)),
-            options.log_level,
             ROOT_CONTEXT_ID,
         );
         state.vm_config = options.vm_config;
@@ -335,9 +327,6 @@ impl FilterHost {
             done,
             request_headers: stream.request_headers.unwrap_or_default(),
             response_headers: stream.response_headers,
-            local_response: stream.local_response,
-            continued: stream.continued,
-            closed: stream.closed,
         })
     }
 
@@ -499,11 +488,6 @@ impl FilterHost {
     /// Names of the unimplemented host functions the module called, in order.
     pub fn unimplemented_calls(&self) -> &[&'static str] {
         &self.store.data().unimplemented_calls
-    }
-
-    /// Whether the module called `proxy_done`.
-    pub fn done_called(&self) -> bool {
-        self.store.data().done_called
     }
 
     /// This VM's metrics as Envoy's `/stats/prometheus` would render them,

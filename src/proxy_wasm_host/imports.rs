@@ -5,19 +5,36 @@
 
 use wasmtime::{Caller, FuncType, Linker, Val, ValType};
 
-use super::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType};
-use super::headers::{deserialize_pairs, HeaderMap};
+use super::abi::{BufferType, LogLevel, MapType, MetricType, Status};
 use super::memory::{self, word, Fault, HostResult};
 use super::properties::PropertyPath;
-use super::state::{HostState, LocalResponse, LogLine};
+use super::state::{HostState, LogLine};
 
 /// The module every proxy-wasm host function is imported from.
 pub(crate) const ENV: &str = "env";
 
-/// Imports the SDK declares that this host does not provide: they link (so a
-/// module using them loads, as in Envoy) and answer `Unimplemented`, and
-/// each call is recorded. (name, number of i32 parameters)
-pub(crate) const UNIMPLEMENTED: [(&str, usize); 12] = [
+/// Imports of the ABI that no module this host runs calls: the Envoy filter
+/// imports nine of the functions defined below (all but
+/// `proxy_replace_header_map_value`, which the host's own tests use), and
+/// the trap module two of them. These link, so a module importing them still
+/// loads, as in Envoy; each call answers `Unimplemented` and is recorded
+/// ([`super::FilterHost::unimplemented_calls`]), never a trap.
+/// (name, number of i32 parameters)
+pub(crate) const UNIMPLEMENTED: [(&str, usize); 27] = [
+    ("proxy_get_log_level", 1),
+    ("proxy_set_effective_context", 1),
+    ("proxy_done", 0),
+    ("proxy_get_shared_data", 5),
+    ("proxy_set_shared_data", 5),
+    ("proxy_set_buffer_bytes", 5),
+    ("proxy_set_property", 4),
+    ("proxy_get_header_map_pairs", 3),
+    ("proxy_set_header_map_pairs", 3),
+    ("proxy_add_header_map_value", 5),
+    ("proxy_remove_header_map_value", 3),
+    ("proxy_continue_stream", 1),
+    ("proxy_close_stream", 1),
+    ("proxy_send_local_response", 8),
     ("proxy_http_call", 10),
     ("proxy_grpc_call", 12),
     ("proxy_grpc_stream", 9),
@@ -30,6 +47,7 @@ pub(crate) const UNIMPLEMENTED: [(&str, usize); 12] = [
     ("proxy_dequeue_shared_queue", 3),
     ("proxy_enqueue_shared_queue", 3),
     ("proxy_call_foreign_function", 6),
+    ("proxy_get_metric", 2),
 ];
 
 type C<'a> = Caller<'a, HostState>;
@@ -59,7 +77,6 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     add_runtime(linker)?;
     add_buffers_and_properties(linker)?;
     add_header_maps(linker)?;
-    add_stream_control(linker)?;
     add_metrics(linker)?;
     add_unimplemented(linker)
 }
@@ -70,10 +87,6 @@ fn add_runtime(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_log",
         |mut c: C<'_>, level: i32, ptr: i32, len: i32| finish(log(&mut c, level, ptr, len)),
     )?;
-    linker.func_wrap(ENV, "proxy_get_log_level", |mut c: C<'_>, ret: i32| {
-        let level = c.data().log_level as u32;
-        finish(memory::write_u32(&mut c, ret, level))
-    })?;
     linker.func_wrap(
         ENV,
         "proxy_get_current_time_nanoseconds",
@@ -90,40 +103,6 @@ fn add_runtime(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             finish(Ok(()))
         },
     )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_effective_context",
-        |mut c: C<'_>, id: i32| {
-            let id = word(id);
-            let state = c.data_mut();
-            if id == state.root_id || state.streams.contains_key(&id) {
-                state.effective_context = id;
-                finish(Ok(()))
-            } else {
-                finish(Err(Status::BadArgument.into()))
-            }
-        },
-    )?;
-    linker.func_wrap(ENV, "proxy_done", |mut c: C<'_>| {
-        c.data_mut().done_called = true;
-        finish(Ok(()))
-    })?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_shared_data",
-        |mut c: C<'_>, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32, cas_ptr: i32| {
-            finish(get_shared_data(
-                &mut c, kptr, klen, ptr_ptr, size_ptr, cas_ptr,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_shared_data",
-        |mut c: C<'_>, kptr: i32, klen: i32, vptr: i32, vlen: i32, cas: i32| {
-            finish(set_shared_data(&mut c, kptr, klen, vptr, vlen, cas))
-        },
-    )?;
     Ok(())
 }
 
@@ -134,50 +113,6 @@ fn log(c: &mut C<'_>, level: i32, ptr: i32, len: i32) -> HostResult {
         level,
         message: String::from_utf8_lossy(&message).into_owned(),
     });
-    Ok(())
-}
-
-/// Shared data is per VM here; in Envoy it is shared by all VMs with the same
-/// `vm_id`. CAS values start at 1 and grow with each write.
-fn get_shared_data(
-    c: &mut C<'_>,
-    kptr: i32,
-    klen: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
-    cas_ptr: i32,
-) -> HostResult {
-    let key = memory::read(c, kptr, klen)?;
-    let (value, cas) = c
-        .data()
-        .shared_data
-        .get(&key)
-        .cloned()
-        .ok_or(Status::NotFound)?;
-    memory::return_bytes(c, &value, ptr_ptr, size_ptr)?;
-    memory::write_u32(c, cas_ptr, cas)
-}
-
-fn set_shared_data(
-    c: &mut C<'_>,
-    kptr: i32,
-    klen: i32,
-    vptr: i32,
-    vlen: i32,
-    cas: i32,
-) -> HostResult {
-    let key = memory::read(c, kptr, klen)?;
-    let value = memory::read(c, vptr, vlen)?;
-    let cas = word(cas);
-    let entry = c
-        .data_mut()
-        .shared_data
-        .entry(key)
-        .or_insert_with(|| (Vec::new(), 0));
-    if cas != 0 && cas != entry.1 {
-        return Err(Status::CasMismatch.into());
-    }
-    *entry = (value, entry.1.wrapping_add(1).max(1));
     Ok(())
 }
 
@@ -193,23 +128,9 @@ fn add_buffers_and_properties(linker: &mut Linker<HostState>) -> wasmtime::Resul
     )?;
     linker.func_wrap(
         ENV,
-        "proxy_set_buffer_bytes",
-        |mut c: C<'_>, kind: i32, start: i32, len: i32, ptr: i32, size: i32| {
-            finish(set_buffer_bytes(&mut c, kind, start, len, ptr, size))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
         "proxy_get_property",
         |mut c: C<'_>, path_ptr: i32, path_len: i32, ptr_ptr: i32, size_ptr: i32| {
             finish(get_property(&mut c, path_ptr, path_len, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_property",
-        |mut c: C<'_>, path_ptr: i32, path_len: i32, vptr: i32, vlen: i32| {
-            finish(set_property(&mut c, path_ptr, path_len, vptr, vlen))
         },
     )?;
     Ok(())
@@ -245,36 +166,6 @@ fn get_buffer_bytes(
     memory::return_bytes(c, slice, ptr_ptr, size_ptr)
 }
 
-/// Envoy's rule: `start == 0` replaces the first `len` bytes (prepends when
-/// `len == 0`), `start >= size` appends, anything else is `BadArgument`.
-fn set_buffer_bytes(
-    c: &mut C<'_>,
-    kind: i32,
-    start: i32,
-    len: i32,
-    ptr: i32,
-    data_len: i32,
-) -> HostResult {
-    let kind = BufferType::from_raw(kind).ok_or(Status::BadArgument)?;
-    let bytes = memory::read(c, ptr, data_len)?;
-    let stream = c.data_mut().stream_mut().ok_or(Status::NotFound)?;
-    let body = match kind {
-        BufferType::HttpRequestBody => &mut stream.request_body,
-        BufferType::HttpResponseBody => &mut stream.response_body,
-        _ => return Err(Status::BadArgument.into()),
-    };
-    let start = size(start);
-    if start == 0 {
-        let replaced = size(len).min(body.len());
-        body.splice(..replaced, bytes);
-    } else if start >= body.len() {
-        body.extend_from_slice(&bytes);
-    } else {
-        return Err(Status::BadArgument.into());
-    }
-    Ok(())
-}
-
 /// Stream properties first, then VM-wide ones. An empty value comes back as
 /// a null pointer (the SDK then reports `None`), as from Envoy.
 fn get_property(
@@ -295,29 +186,7 @@ fn get_property(
     memory::return_bytes(c, &value, ptr_ptr, size_ptr)
 }
 
-/// Only an HTTP context has somewhere to keep a property (Envoy's filter
-/// state); from the root context this is `NotFound`, as in Envoy.
-fn set_property(c: &mut C<'_>, path_ptr: i32, path_len: i32, vptr: i32, vlen: i32) -> HostResult {
-    let path = PropertyPath::from_abi(&memory::read(c, path_ptr, path_len)?);
-    let value = memory::read(c, vptr, vlen)?;
-    let stream = c.data_mut().stream_mut().ok_or(Status::NotFound)?;
-    stream.properties.set(path, value);
-    Ok(())
-}
-
 fn add_header_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "proxy_get_header_map_pairs",
-        |mut c: C<'_>, map: i32, ptr_ptr: i32, size_ptr: i32| {
-            finish(get_map_pairs(&mut c, map, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_header_map_pairs",
-        |mut c: C<'_>, map: i32, ptr: i32, len: i32| finish(set_map_pairs(&mut c, map, ptr, len)),
-    )?;
     linker.func_wrap(
         ENV,
         "proxy_get_header_map_value",
@@ -329,61 +198,9 @@ fn add_header_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         ENV,
         "proxy_replace_header_map_value",
         |mut c: C<'_>, map: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-            finish(edit_map(
-                &mut c,
-                map,
-                kptr,
-                klen,
-                Some((vptr, vlen)),
-                HeaderMap::replace,
-            ))
+            finish(replace_map_value(&mut c, map, kptr, klen, vptr, vlen))
         },
     )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_add_header_map_value",
-        |mut c: C<'_>, map: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-            finish(edit_map(
-                &mut c,
-                map,
-                kptr,
-                klen,
-                Some((vptr, vlen)),
-                HeaderMap::add,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_remove_header_map_value",
-        |mut c: C<'_>, map: i32, kptr: i32, klen: i32| {
-            finish(edit_map(&mut c, map, kptr, klen, None, |m, k, _| {
-                m.remove(k)
-            }))
-        },
-    )?;
-    Ok(())
-}
-
-/// A missing map reads as empty (Envoy returns no pairs).
-fn get_map_pairs(c: &mut C<'_>, map: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult {
-    let map = MapType::from_raw(map).ok_or(Status::BadArgument)?;
-    let bytes = match c.data().stream().and_then(|s| s.map(map)) {
-        Some(headers) if !headers.is_empty() => headers.serialize(),
-        _ => Vec::new(),
-    };
-    memory::return_bytes(c, &bytes, ptr_ptr, size_ptr)
-}
-
-fn set_map_pairs(c: &mut C<'_>, map: i32, ptr: i32, len: i32) -> HostResult {
-    let map = MapType::from_raw(map).ok_or(Status::BadArgument)?;
-    let pairs = deserialize_pairs(&memory::read(c, ptr, len)?).ok_or(Status::BadArgument)?;
-    let headers = c
-        .data_mut()
-        .stream_mut()
-        .and_then(|s| s.map_mut(map))
-        .ok_or(Status::BadArgument)?;
-    *headers = HeaderMap::from_pairs(pairs);
     Ok(())
 }
 
@@ -408,102 +225,23 @@ fn get_map_value(
     memory::return_bytes(c, &value, ptr_ptr, size_ptr)
 }
 
-fn edit_map(
+fn replace_map_value(
     c: &mut C<'_>,
     map: i32,
     kptr: i32,
     klen: i32,
-    value: Option<(i32, i32)>,
-    edit: impl FnOnce(&mut HeaderMap, &[u8], &[u8]),
+    vptr: i32,
+    vlen: i32,
 ) -> HostResult {
     let map = MapType::from_raw(map).ok_or(Status::BadArgument)?;
     let key = memory::read(c, kptr, klen)?;
-    let value = match value {
-        Some((ptr, len)) => memory::read(c, ptr, len)?,
-        None => Vec::new(),
-    };
+    let value = memory::read(c, vptr, vlen)?;
     let headers = c
         .data_mut()
         .stream_mut()
         .and_then(|s| s.map_mut(map))
         .ok_or(Status::BadArgument)?;
-    edit(headers, &key, &value);
-    Ok(())
-}
-
-fn add_stream_control(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(ENV, "proxy_continue_stream", |mut c: C<'_>, kind: i32| {
-        finish(stream_control(&mut c, kind, false))
-    })?;
-    linker.func_wrap(ENV, "proxy_close_stream", |mut c: C<'_>, kind: i32| {
-        finish(stream_control(&mut c, kind, true))
-    })?;
-    linker.func_wrap(
-        ENV,
-        "proxy_send_local_response",
-        |mut c: C<'_>,
-         status: i32,
-         dptr: i32,
-         dlen: i32,
-         bptr: i32,
-         blen: i32,
-         hptr: i32,
-         hlen: i32,
-         grpc_status: i32| {
-            let args = LocalResponseArgs {
-                status,
-                dptr,
-                dlen,
-                bptr,
-                blen,
-                hptr,
-                hlen,
-                grpc_status,
-            };
-            finish(send_local_response(&mut c, args))
-        },
-    )?;
-    Ok(())
-}
-
-/// Recorded on the HTTP context; from the root context a no-op, as in Envoy.
-fn stream_control(c: &mut C<'_>, kind: i32, close: bool) -> HostResult {
-    let kind = StreamType::from_raw(kind).ok_or(Status::BadArgument)?;
-    if let Some(stream) = c.data_mut().stream_mut() {
-        if close {
-            stream.closed.push(kind);
-        } else {
-            stream.continued.push(kind);
-        }
-    }
-    Ok(())
-}
-
-struct LocalResponseArgs {
-    status: i32,
-    dptr: i32,
-    dlen: i32,
-    bptr: i32,
-    blen: i32,
-    hptr: i32,
-    hlen: i32,
-    grpc_status: i32,
-}
-
-fn send_local_response(c: &mut C<'_>, a: LocalResponseArgs) -> HostResult {
-    let details = memory::read(c, a.dptr, a.dlen)?;
-    let body = memory::read(c, a.bptr, a.blen)?;
-    let headers =
-        deserialize_pairs(&memory::read(c, a.hptr, a.hlen)?).ok_or(Status::BadArgument)?;
-    if let Some(stream) = c.data_mut().stream_mut() {
-        stream.local_response = Some(LocalResponse {
-            status: word(a.status),
-            details,
-            body,
-            headers,
-            grpc_status: a.grpc_status,
-        });
-    }
+    headers.replace(&key, &value);
     Ok(())
 }
 
@@ -513,18 +251,6 @@ fn add_metrics(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_define_metric",
         |mut c: C<'_>, kind: i32, name_ptr: i32, name_len: i32, ret_id: i32| {
             finish(define_metric(&mut c, kind, name_ptr, name_len, ret_id))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_metric",
-        |mut c: C<'_>, id: i32, ret: i32| {
-            let value = c.data().metrics.get(word(id));
-            finish(
-                value
-                    .map_err(Fault::from)
-                    .and_then(|v| memory::write_u64(&mut c, ret, v)),
-            )
         },
     )?;
     linker.func_wrap(

@@ -31,7 +31,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use abi::{Action, LogLevel, MetricType, StreamType};
+pub use abi::{Action, LogLevel, MetricType};
 pub use clock::Clock;
 pub use error::HostError;
 pub use headers::HeaderMap;
@@ -39,4 +39,4 @@ pub use host::{FilterHost, FilterModule, HostOptions, ROOT_CONTEXT_ID};
 pub use metrics::{strip_prefix, MetricKey, MetricStore, MetricValue, CUSTOM_STAT_PREFIX};
 pub use properties::{paths, value, PropertyPath};
 pub use request::{Request, RequestOutcome};
-pub use state::{LocalResponse, LogLine};
+pub use state::LogLine;

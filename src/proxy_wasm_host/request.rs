@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use super::abi::{Action, StreamType};
+use super::abi::Action;
 use super::headers::HeaderMap;
 use super::properties::PropertyPath;
-use super::state::LocalResponse;
 
 /// A request the host drives through a full HTTP context lifecycle.
 ///
@@ -131,7 +130,4 @@ pub struct RequestOutcome {
     /// Headers as the filter left them.
     pub request_headers: HeaderMap,
     pub response_headers: Option<HeaderMap>,
-    pub local_response: Option<LocalResponse>,
-    pub continued: Vec<StreamType>,
-    pub closed: Vec<StreamType>,
 }

@@ -7,7 +7,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
 
-use super::abi::{LogLevel, MapType, StreamType};
+use super::abi::{LogLevel, MapType};
 use super::clock::Clock;
 use super::headers::HeaderMap;
 use super::metrics::MetricStore;
@@ -30,16 +30,6 @@ impl std::fmt::Display for LogLine {
     }
 }
 
-/// A `proxy_send_local_response` call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalResponse {
-    pub status: u32,
-    pub details: Vec<u8>,
-    pub body: Vec<u8>,
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
-    pub grpc_status: i32,
-}
-
 /// The per-request state of one HTTP context.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stream {
@@ -50,9 +40,6 @@ pub(crate) struct Stream {
     pub request_body: Vec<u8>,
     pub response_body: Vec<u8>,
     pub properties: Properties,
-    pub local_response: Option<LocalResponse>,
-    pub continued: Vec<StreamType>,
-    pub closed: Vec<StreamType>,
     /// During `proxy_on_log` a missing map reads as `NotFound` rather than
     /// `BadArgument`, as in Envoy's access-log phase.
     pub log_phase: bool,
@@ -86,7 +73,6 @@ pub struct HostState {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     pub(crate) logs: Vec<LogLine>,
-    pub(crate) log_level: LogLevel,
     pub(crate) clock: Clock,
     pub(crate) tick_period_ms: u32,
     pub(crate) vm_config: Vec<u8>,
@@ -96,15 +82,12 @@ pub struct HostState {
     pub(crate) metrics: MetricStore,
     pub(crate) vm_properties: Properties,
     pub(crate) streams: BTreeMap<u32, Stream>,
-    pub(crate) root_id: u32,
     pub(crate) effective_context: u32,
-    pub(crate) done_called: bool,
-    pub(crate) shared_data: BTreeMap<Vec<u8>, (Vec<u8>, u32)>,
     pub(crate) unimplemented_calls: Vec<&'static str>,
 }
 
 impl HostState {
-    pub(crate) fn new(clock: Clock, log_level: LogLevel, root_id: u32) -> Self {
+    pub(crate) fn new(clock: Clock, root_id: u32) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
         // No preopened directories, no environment, no arguments: the module
@@ -120,7 +103,6 @@ impl HostState {
             stdout,
             stderr,
             logs: Vec::new(),
-            log_level,
             clock,
             tick_period_ms: 0,
             vm_config: Vec::new(),
@@ -129,10 +111,7 @@ impl HostState {
             metrics: MetricStore::new(),
             vm_properties: Properties::default(),
             streams: BTreeMap::new(),
-            root_id,
             effective_context: root_id,
-            done_called: false,
-            shared_data: BTreeMap::new(),
             unimplemented_calls: Vec::new(),
         }
     }

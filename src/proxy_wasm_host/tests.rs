@@ -209,6 +209,46 @@ fn an_unknown_import_is_named() {
     );
 }
 
+/// Every host function left unimplemented still links: a module importing
+/// them all starts, each call answers `Unimplemented` (12) on the data path
+/// without a trap, and the host records the calls in order.
+#[test]
+fn unimplemented_imports_link_and_answer_unimplemented() {
+    let mut imports = String::new();
+    let mut calls = String::new();
+    for (name, arity) in super::imports::UNIMPLEMENTED {
+        let params = " i32".repeat(arity);
+        imports.push_str(&format!(
+            "(import \"env\" \"{name}\" (func ${name} (param{params}) (result i32)))\n"
+        ));
+        let args = " (i32.const 0)".repeat(arity);
+        calls.push_str(&format!(
+            "(if (i32.ne (call ${name}{args}) (i32.const 12)) (then unreachable))\n"
+        ));
+    }
+    let wat = format!(
+        r#"(module
+          {imports}
+          (memory (export "memory") 1)
+          (func (export "proxy_abi_version_0_2_1"))
+          (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+            {calls}
+            (i32.const 0)))"#
+    );
+    let module = FilterModule::compile(wat.as_bytes()).unwrap();
+    let mut host = FilterHost::new(&module, b"").unwrap();
+    let outcome = host.request(&Request::to_route("r")).unwrap();
+    assert_eq!(
+        outcome.actions,
+        [("proxy_on_request_headers", Action::Continue)]
+    );
+    let names: Vec<&str> = super::imports::UNIMPLEMENTED
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(host.unimplemented_calls(), names);
+}
+
 #[test]
 fn a_wrong_import_signature_is_a_link_error_naming_it() {
     let err = FilterModule::compile(

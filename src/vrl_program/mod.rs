@@ -4,7 +4,7 @@
 //! v0.17), so the aggregator runs the rulebook (docs/contracts.md, "Log
 //! label-set transform") as VRL in a `remap` transform. The program is
 //! generated from the same configuration the wasm module reads, and
-//! host-tests/tests/vrl_differential.rs proves the two give the same output.
+//! host-tests/tests/all/vrl_differential.rs proves the two give the same output.
 //!
 //! Two programs, because Vector sends an aborted event to
 //! `<remap>.dropped` as it was *before* the program ran:

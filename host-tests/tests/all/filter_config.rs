@@ -1,0 +1,152 @@
+//! Plugin configurations the compiled Envoy filter must reject — with a log
+//! line naming the field and a `false` from `proxy_on_configure`, never a
+//! trap — and host errors (traps, unknown imports) surfacing as errors.
+
+use crate::support::filter::{filter, rejected, samples};
+use starform_wasm::proxy_wasm_host::{FilterHost, FilterModule, HostError, Request};
+
+#[test]
+fn bad_configurations_are_rejected_naming_the_problem() {
+    let cases: [(&[u8], &str); 11] = [
+        (b"{not json", "not a valid JSON object"),
+        (b"[]", "not a valid JSON object"),
+        (b"\xff{}", "not UTF-8"),
+        (br#"{"route_patern": "x"}"#, "unknown field `route_patern`"),
+        (
+            br#"{"route_pattern": "("}"#,
+            "field `route_pattern`: invalid regex",
+        ),
+        (
+            br#"{"route_pattern": "^(?P<project>[a-z]+)$"}"#,
+            "field `route_pattern`: missing named group",
+        ),
+        (br#"{"route_pattern": 7}"#, "field `route_pattern`"),
+        (
+            br#"{"preview_pattern": "[z-a]"}"#,
+            "field `preview_pattern`: invalid regex",
+        ),
+        (br#"{"preview_policy": "drop"}"#, "field `preview_policy`"),
+        (
+            br#"{"max_label_sets": 0}"#,
+            "field `max_label_sets`: must be at least 1",
+        ),
+        (
+            br#"{"preview_environment": "Preview"}"#,
+            "field `preview_environment`: not a DNS-1123 label",
+        ),
+    ];
+    for (config, needle) in cases {
+        let errors = rejected(config);
+        assert_eq!(
+            errors.len(),
+            1,
+            "{:?}: {errors:?}",
+            String::from_utf8_lossy(config)
+        );
+        assert!(
+            errors[0].contains("rejected plugin configuration"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].contains(needle),
+            "{:?}: {errors:?} lacks {needle:?}",
+            String::from_utf8_lossy(config)
+        );
+    }
+}
+
+#[test]
+fn the_rejection_error_shows_the_filters_line() {
+    let err = FilterHost::envoy_filter(br#"{"max_label_sets": -1}"#)
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("proxy_on_configure returned false (configuration rejected): "),
+        "{text}"
+    );
+    assert!(text.contains("field `max_label_sets`"), "{text}");
+}
+
+#[test]
+fn a_custom_route_pattern_is_used() {
+    let mut host = filter(
+        r#"{"route_pattern": "^(?P<project>[^.]+)\\.(?P<environment>[^.]+)\\.(?P<service>[^.]+)$"}"#,
+    );
+    host.request(&Request::to_route("acme.prod.web")).unwrap();
+    host.request(&Request::to_route("acme.prod.web.extra"))
+        .unwrap();
+    // `[^.]+` takes `/` too: the Envoy Gateway name fits, with bad values.
+    host.request(&Request::to_route(crate::support::filter::route(
+        "acme", "prod", "web",
+    )))
+    .unwrap();
+    assert_eq!(
+        samples(&mut host, "starform_http_requests_total"),
+        ["starform_http_requests_total{project=\"acme\",environment=\"prod\",service=\"web\",code_class=\"2xx\"} 1"]
+    );
+    assert_eq!(
+        samples(&mut host, "starform_l7_unattributed_requests_total"),
+        [
+            "starform_l7_unattributed_requests_total{reason=\"invalid_value\"} 1",
+            "starform_l7_unattributed_requests_total{reason=\"pattern_mismatch\"} 1"
+        ]
+    );
+}
+
+#[test]
+fn a_trap_in_a_module_is_an_error_naming_the_callback() {
+    let module = FilterModule::compile(
+        br#"(module
+          (memory (export "memory") 1)
+          (func (export "proxy_abi_version_0_2_1"))
+          (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+          (func (export "proxy_on_log") (param i32) (drop (i32.div_u (i32.const 1) (i32.const 0)))))"#,
+    )
+    .unwrap();
+    let mut host = FilterHost::new(&module, b"").unwrap();
+    let err = host.request(&Request::to_route("r")).unwrap_err();
+    let HostError::Trap { function, detail } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(function, "proxy_on_log");
+    assert!(detail.contains("divide by zero"), "{detail}");
+    assert!(matches!(
+        host.request(&Request::to_route("r")),
+        Err(HostError::VmFailed { .. })
+    ));
+}
+
+#[test]
+fn an_unknown_import_is_an_error_naming_it() {
+    let err = FilterModule::compile(
+        br#"(module
+          (import "env" "proxy_get_header_map_size" (func (param i32 i32) (result i32)))
+          (func (export "proxy_abi_version_0_2_1")))"#,
+    )
+    .err()
+    .unwrap();
+    let HostError::UnknownImport { module, name } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (module.as_str(), name.as_str()),
+        ("env", "proxy_get_header_map_size")
+    );
+}
+
+#[test]
+fn the_shipped_filter_links_against_this_host() {
+    // Every import of the compiled filter is provided (an unknown import would
+    // fail here), and it declares ABI 0.2.1.
+    FilterModule::envoy_filter().unwrap();
+    let mut host = filter("");
+    host.tick().unwrap();
+    host.request(&Request::to_route("x")).unwrap();
+    assert!(host.unimplemented_calls().is_empty());
+    assert!(
+        host.stderr().is_empty(),
+        "{}",
+        String::from_utf8_lossy(&host.stderr())
+    );
+}

@@ -1,0 +1,152 @@
+//! Preview environments under each `preview_policy`, and the
+//! `max_label_sets` cardinality bound, in the compiled Envoy filter.
+
+use crate::support::filter::{filter, hit, lines, route, samples, scrape};
+
+const REQUESTS: &str = "starform_http_requests_total";
+
+fn requests(p: &str, e: &str, s: &str, n: u64) -> String {
+    format!(
+        "{REQUESTS}{{project=\"{p}\",environment=\"{e}\",service=\"{s}\",code_class=\"2xx\"}} {n}"
+    )
+}
+
+/// Two previews of one service plus its production environment.
+fn traffic(host: &mut starform_wasm::proxy_wasm_host::FilterHost) {
+    hit(host, &route("acme", "pr-12", "web"));
+    hit(host, &route("acme", "pr-13", "web"));
+    hit(host, &route("acme", "pr-13", "web"));
+    hit(host, &route("acme", "preview-login", "web"));
+    hit(host, &route("acme", "prod", "web"));
+}
+
+#[test]
+fn aggregate_folds_previews_into_one_environment() {
+    for config in ["", r#"{"preview_policy": "aggregate"}"#] {
+        let mut host = filter(config);
+        traffic(&mut host);
+        assert_eq!(
+            samples(&mut host, REQUESTS),
+            [
+                requests("acme", "preview", "web", 4),
+                requests("acme", "prod", "web", 1)
+            ],
+            "config {config:?}"
+        );
+    }
+}
+
+#[test]
+fn aggregate_uses_the_configured_environment_name() {
+    let mut host = filter(r#"{"preview_policy": "aggregate", "preview_environment": "ephemeral"}"#);
+    traffic(&mut host);
+    assert_eq!(
+        samples(&mut host, REQUESTS),
+        [
+            requests("acme", "ephemeral", "web", 4),
+            requests("acme", "prod", "web", 1)
+        ]
+    );
+}
+
+#[test]
+fn full_keeps_each_preview() {
+    let mut host = filter(r#"{"preview_policy": "full"}"#);
+    traffic(&mut host);
+    assert_eq!(
+        samples(&mut host, REQUESTS),
+        [
+            requests("acme", "pr-12", "web", 1),
+            requests("acme", "pr-13", "web", 2),
+            requests("acme", "preview-login", "web", 1),
+            requests("acme", "prod", "web", 1),
+        ]
+    );
+}
+
+#[test]
+fn suppress_counts_previews_only_in_their_own_counter() {
+    let mut host = filter(r#"{"preview_policy": "suppress"}"#);
+    traffic(&mut host);
+    assert_eq!(
+        samples(&mut host, REQUESTS),
+        [requests("acme", "prod", "web", 1)]
+    );
+    assert_eq!(
+        samples(&mut host, "starform_l7_suppressed_preview_requests_total"),
+        ["starform_l7_suppressed_preview_requests_total{} 4"]
+    );
+    assert!(!scrape(&mut host).contains("pr-1"), "{}", scrape(&mut host));
+}
+
+#[test]
+fn preview_pattern_is_configurable() {
+    let mut host =
+        filter(r#"{"preview_policy": "suppress", "preview_pattern": "^review-[0-9]+$"}"#);
+    hit(&mut host, &route("acme", "review-1", "web"));
+    hit(&mut host, &route("acme", "pr-12", "web"));
+    assert_eq!(
+        samples(&mut host, REQUESTS),
+        [requests("acme", "pr-12", "web", 1)]
+    );
+    assert_eq!(
+        samples(&mut host, "starform_l7_suppressed_preview_requests_total"),
+        ["starform_l7_suppressed_preview_requests_total{} 1"]
+    );
+}
+
+#[test]
+fn label_sets_beyond_the_bound_count_as_overflow() {
+    let mut host = filter(r#"{"max_label_sets": 2}"#);
+    for (p, n) in [("a", 1), ("b", 1), ("c", 2), ("a", 1), ("d", 1)] {
+        for _ in 0..n {
+            hit(&mut host, &route(p, "prod", "web"));
+        }
+    }
+    let counters: Vec<String> = lines(&mut host)
+        .into_iter()
+        .filter(|l| !l.contains("starform_http_request_duration_milliseconds"))
+        .collect();
+    assert_eq!(
+        counters,
+        [
+            "# TYPE starform_http_requests_total counter".to_owned(),
+            requests("a", "prod", "web", 2),
+            requests("b", "prod", "web", 1),
+            "# TYPE starform_l7_overflow_requests_total counter".to_owned(),
+            "starform_l7_overflow_requests_total{} 3".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn a_label_set_is_one_identity_whatever_its_status_codes() {
+    let mut host = filter(r#"{"max_label_sets": 1}"#);
+    let r = route("a", "prod", "web");
+    for status in [200, 404, 503] {
+        host.request(&starform_wasm::proxy_wasm_host::Request::to_route(r.as_str()).status(status))
+            .unwrap();
+    }
+    assert_eq!(
+        samples(&mut host, "starform_l7_overflow_requests_total"),
+        Vec::<String>::new()
+    );
+    assert_eq!(samples(&mut host, REQUESTS).len(), 3);
+}
+
+#[test]
+fn aggregated_previews_share_one_label_set() {
+    let mut host = filter(r#"{"max_label_sets": 1}"#);
+    for pr in 1..=5 {
+        hit(&mut host, &route("acme", &format!("pr-{pr}"), "web"));
+    }
+    hit(&mut host, &route("acme", "prod", "web"));
+    assert_eq!(
+        samples(&mut host, REQUESTS),
+        [requests("acme", "preview", "web", 5)]
+    );
+    assert_eq!(
+        samples(&mut host, "starform_l7_overflow_requests_total"),
+        ["starform_l7_overflow_requests_total{} 1"]
+    );
+}
