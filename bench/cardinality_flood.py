@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cardinality floods against the Starform filter in a real Envoy (issue 6).
+"""Cardinality floods against the Starform filter in a real Envoy (docs/reliability.md §5).
 
 1. Routes: a generated Envoy configuration with `--routes` routes (default
    20,000), each named per the contract for its own tenant

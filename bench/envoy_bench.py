@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Envoy benchmark for the Starform L7 identity filter (issue 5).
+"""Envoy benchmark for the Starform L7 identity filter (docs/performance.md).
 
 One Envoy 1.40 process (`--concurrency 1`, pinned to CPU 0) carries every
 variant as its own listener, so they share every condition:
@@ -10,7 +10,7 @@ variant as its own listener, so they share every condition:
   native    no wasm filter; Envoy's own per-route stats (`stat_prefix` on the route),
             the zero-code peer a platform team would otherwise relabel in vmagent
   NAME      (with --variant NAME=FILE, repeatable) another build of the Starform
-            filter, e.g. an earlier commit's, to measure a change in the same run
+            filter, e.g. one built from another commit, to compare the two in one run
 
 on two paths: `direct` (direct_response, isolates the filter) and `upstream`
 (a second Envoy with direct_response, pinned to CPU 1 with wrk, keep-alive).
@@ -49,7 +49,7 @@ VARIANTS = ["none", "noop", "starform", "native"]  # --variant adds more
 PATHS = ["direct", "upstream"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Targets from issue 5, printed beside the measurements.
+# The targets (docs/performance.md), printed beside the measurements.
 TARGET_FLOOR_US = 3.0
 TARGET_UPSTREAM_RPS = 0.85
 TARGET_MODULE_BYTES = 300_000

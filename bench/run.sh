@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark command (issue 5; docs/performance.md):
+# The benchmark command (docs/performance.md):
 #   bench/run.sh           full run: the Envoy filter variants (bench/envoy_bench.py, about
 #                          5 minutes), then the log transform (bench/transform.sh)
 #   bench/run.sh --smoke   a few seconds each: proves the benchmarks still run (CI does this)

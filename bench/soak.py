@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak under load (issue 6): wrk through the Starform filter in a real Envoy.
+"""Soak under load (docs/reliability.md §4): wrk through the Starform filter in a real Envoy.
 
 Envoy 1.40 (1 worker, CPU 0) serves several routes of three tenants (200,
 404, 503), one route whose name is not an HTTPRoute's and paths no route

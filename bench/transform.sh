@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The log transform benchmark (issue 5; docs/performance.md):
+# The log transform benchmark (docs/performance.md):
 #   1. criterion: records/s of the native rules, the wasm module (per-record
 #      and batch entries) and the VRL twin on one corpus, with the ratios;
 #   2. `starform-wasm logs` end to end on a 1,000,000-line file of the same

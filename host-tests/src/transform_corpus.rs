@@ -1,9 +1,9 @@
 //! The transform benchmark's corpus: seeded, realistic Fluent Bit records
-//! (the `kubernetes` filter's output, Event_Format json) with the mix of
-//! outcomes that issue 5 asks for, as NDJSON lines of 200 B to 4 KiB.
+//! (the `kubernetes` filter's output, Event_Format json) with the
+//! benchmark's mix of outcomes, as NDJSON lines of 200 B to 4 KiB.
 //!
-//! The issue's mix ("90 % valid, 5 % normalised, 5 % each quarantine
-//! reason") adds up to more than 100 %. Read here as: 90 % accepted, of which
+//! The mix as stated ("90 % valid, 5 % normalised, 5 % each quarantine
+//! reason") adds up to more than 100 %. It is taken as: 90 % accepted, of which
 //! 5 % of all records need normalisation, and the other 10 % quarantined,
 //! split evenly over the six reasons a configured module can give (every
 //! reason of `Reason::ALL` except `config_invalid`, which only an unusable
