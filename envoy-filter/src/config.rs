@@ -2,13 +2,10 @@
 //! compiled once. Every error names the field it is about, because the only
 //! place an operator sees it is one Envoy log line.
 
-use std::cell::Cell;
-use std::fmt::{self, Write as _};
-
 use regex_lite::Regex;
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde::Deserialize;
-use serde_json::Value;
+use starform_labels::config_json::{self, OneLine, ReadError};
 use starform_labels::{DnsLabel, InvalidLabel};
 
 /// Default `route_pattern`: Envoy Gateway's xDS route name for an HTTPRoute
@@ -32,8 +29,7 @@ pub const REQUIRED_GROUPS: [&str; 3] = ["project", "environment", "service"];
 
 /// What happens to requests of a preview environment (one whose name matches
 /// `preview_pattern`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PreviewPolicy {
     /// Counted with `environment="preview"`: one series per project/service
     /// however many previews come and go.
@@ -55,95 +51,51 @@ impl PreviewPolicy {
     }
 }
 
-/// The configuration as written. Every field is optional; a missing field
-/// takes the default documented on [`Config`]. Values stay JSON until
-/// [`Config::parse`] converts each one, so a type error names its field.
-#[derive(Debug, Default)]
-struct RawConfig {
-    route_pattern: Option<Value>,
-    preview_pattern: Option<Value>,
-    preview_policy: Option<Value>,
-    preview_environment: Option<Value>,
-    max_label_sets: Option<Value>,
-    max_cached_routes: Option<Value>,
-}
-
-/// The fields a configuration may have, as written in JSON.
-pub const FIELDS: [&str; 6] = [
-    "route_pattern",
-    "preview_pattern",
-    "preview_policy",
-    "preview_environment",
-    "max_label_sets",
-    "max_cached_routes",
-];
-
-impl RawConfig {
-    fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Value>)> {
-        Some(match key {
-            "route_pattern" => ("route_pattern", &mut self.route_pattern),
-            "preview_pattern" => ("preview_pattern", &mut self.preview_pattern),
-            "preview_policy" => ("preview_policy", &mut self.preview_policy),
-            "preview_environment" => ("preview_environment", &mut self.preview_environment),
-            "max_label_sets" => ("max_label_sets", &mut self.max_label_sets),
-            "max_cached_routes" => ("max_cached_routes", &mut self.max_cached_routes),
-            _ => return None,
-        })
-    }
-
-    /// Reads the JSON object. A value JSON itself rejects (a number beyond
-    /// f64, a cut-off string) fails inside the parser, before any field
-    /// conversion could name it: `reading` tells which field's value the
-    /// parser was in, so that error names its field too (fuzzing finding F2).
-    fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let reading = Cell::new(None);
-        let mut json = serde_json::Deserializer::from_str(text);
-        RawVisitor { reading: &reading }
-            .deserialize(&mut json)
-            .and_then(|raw| json.end().map(|()| raw))
-            .map_err(|source| match reading.get() {
-                Some(field) => ConfigError::FieldJson { field, source },
-                None => ConfigError::Json(source),
-            })
+/// Only from a JSON string: serde's derived enum would also take
+/// `{"full": null}`, a shape the contract does not know.
+impl<'de> Deserialize<'de> for PreviewPolicy {
+    fn deserialize<D: Deserializer<'de>>(json: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(json)?;
+        [
+            PreviewPolicy::Aggregate,
+            PreviewPolicy::Full,
+            PreviewPolicy::Suppress,
+        ]
+        .into_iter()
+        .find(|policy| policy.as_str() == name)
+        .ok_or_else(|| de::Error::unknown_variant(&name, &["aggregate", "full", "suppress"]))
     }
 }
 
-struct RawVisitor<'a> {
-    reading: &'a Cell<Option<&'static str>>,
+/// The configuration as written (docs/contracts.md §5), read by
+/// [`config_json::read`]: an absent or `null` field takes the default below.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Written {
+    /// Default [`DEFAULT_ROUTE_PATTERN`].
+    route_pattern: String,
+    /// Default [`DEFAULT_PREVIEW_PATTERN`].
+    preview_pattern: String,
+    /// Default `"aggregate"`.
+    preview_policy: PreviewPolicy,
+    /// Default [`DEFAULT_PREVIEW_ENVIRONMENT`].
+    preview_environment: String,
+    /// Default [`DEFAULT_MAX_LABEL_SETS`].
+    max_label_sets: usize,
+    /// Default [`DEFAULT_MAX_CACHED_ROUTES`].
+    max_cached_routes: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for RawVisitor<'_> {
-    type Value = RawConfig;
-
-    fn deserialize<D: Deserializer<'de>>(self, json: D) -> Result<RawConfig, D::Error> {
-        json.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RawVisitor<'_> {
-    type Value = RawConfig;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawConfig, A::Error> {
-        let mut raw = RawConfig::default();
-        let mut seen = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let Some((field, slot)) = raw.slot(&key) else {
-                return Err(de::Error::unknown_field(&key, &FIELDS));
-            };
-            if seen.contains(&field) {
-                return Err(de::Error::duplicate_field(field));
-            }
-            seen.push(field);
-            self.reading.set(Some(field));
-            // `null` is as good as absent, as it was with serde's `Option`.
-            *slot = Some(map.next_value::<Value>()?).filter(|v| !v.is_null());
-            self.reading.set(None);
+impl Default for Written {
+    fn default() -> Self {
+        Self {
+            route_pattern: DEFAULT_ROUTE_PATTERN.to_owned(),
+            preview_pattern: DEFAULT_PREVIEW_PATTERN.to_owned(),
+            preview_policy: PreviewPolicy::default(),
+            preview_environment: DEFAULT_PREVIEW_ENVIRONMENT.to_owned(),
+            max_label_sets: DEFAULT_MAX_LABEL_SETS,
+            max_cached_routes: DEFAULT_MAX_CACHED_ROUTES,
         }
-        Ok(raw)
     }
 }
 
@@ -177,25 +129,10 @@ pub struct Config {
 /// Why a plugin configuration was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("plugin configuration is not UTF-8: {0}")]
-    NotUtf8(#[from] std::str::Utf8Error),
-    /// Not JSON, not an object, or an unknown or repeated field (serde
-    /// names it).
-    #[error("plugin configuration is not a valid JSON object: {}", OneLine(.0))]
-    Json(#[source] serde_json::Error),
-    /// The field's value is not JSON (a number beyond f64, a cut-off value).
-    #[error("field `{field}`: not valid JSON: {}", OneLine(.source))]
-    FieldJson {
-        field: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("field `{field}`: {}", OneLine(.source))]
-    FieldType {
-        field: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
+    /// Not a configuration object, or a field that is unknown, repeated, not
+    /// JSON, or of the wrong type or range (the rules both plugins share).
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("field `{field}`: invalid regex: {}", OneLine(.source))]
     Regex {
         field: &'static str,
@@ -217,44 +154,16 @@ pub enum ConfigError {
     Zero { field: &'static str },
 }
 
-/// Shows `T` on one line. A rejection is one Envoy log line, and a message
-/// may quote what the configuration holds (a key, a value, a pattern), which
-/// may contain newlines or other control characters: they are shown escaped
-/// (`\n`, `\u{7f}`). Found by fuzzing (`filter_config`, F1).
-pub struct OneLine<T>(pub T);
-
-impl<T: fmt::Display> fmt::Display for OneLine<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(Escaping(f), "{}", self.0)
-    }
-}
-
-struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
-
-impl fmt::Write for Escaping<'_, '_> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        for c in text.chars() {
-            if c.is_control() {
-                write!(self.0, "{}", c.escape_default())?;
-            } else {
-                self.0.write_char(c)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 impl ConfigError {
-    /// The field the error is about, when it is about one.
-    pub fn field(&self) -> Option<&'static str> {
+    /// The field the error is about (an unknown key as written), when it is
+    /// about one.
+    pub fn field(&self) -> Option<&str> {
         match self {
-            ConfigError::FieldType { field, .. }
-            | ConfigError::FieldJson { field, .. }
-            | ConfigError::Regex { field, .. }
+            ConfigError::Read(e) => e.field(),
+            ConfigError::Regex { field, .. }
             | ConfigError::MissingGroup { field, .. }
             | ConfigError::Label { field, .. }
             | ConfigError::Zero { field } => Some(field),
-            ConfigError::NotUtf8(_) | ConfigError::Json(_) => None,
         }
     }
 }
@@ -263,21 +172,8 @@ impl Config {
     /// Parses the plugin configuration bytes. Empty (or whitespace-only)
     /// bytes and `{}` give all defaults.
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let text = std::str::from_utf8(bytes)?;
-        let raw = if text.trim().is_empty() {
-            RawConfig::default()
-        } else {
-            RawConfig::from_json(text)?
-        };
-
-        let route_pattern = regex_field(
-            "route_pattern",
-            field(
-                "route_pattern",
-                raw.route_pattern,
-                DEFAULT_ROUTE_PATTERN.to_owned(),
-            )?,
-        )?;
+        let written: Written = config_json::read(bytes)?;
+        let route_pattern = regex_field("route_pattern", &written.route_pattern)?;
         for group in REQUIRED_GROUPS {
             if !route_pattern.capture_names().flatten().any(|n| n == group) {
                 return Err(ConfigError::MissingGroup {
@@ -286,63 +182,24 @@ impl Config {
                 });
             }
         }
-        let preview_pattern = regex_field(
-            "preview_pattern",
-            field(
-                "preview_pattern",
-                raw.preview_pattern,
-                DEFAULT_PREVIEW_PATTERN.to_owned(),
-            )?,
-        )?;
         Ok(Config {
             route_pattern,
-            preview_pattern,
-            preview_policy: field(
-                "preview_policy",
-                raw.preview_policy,
-                PreviewPolicy::default(),
+            preview_pattern: regex_field("preview_pattern", &written.preview_pattern)?,
+            preview_policy: written.preview_policy,
+            preview_environment: DnsLabel::parse(&written.preview_environment).map_err(
+                |source| ConfigError::Label {
+                    field: "preview_environment",
+                    source,
+                },
             )?,
-            preview_environment: DnsLabel::parse(&field(
-                "preview_environment",
-                raw.preview_environment,
-                DEFAULT_PREVIEW_ENVIRONMENT.to_owned(),
-            )?)
-            .map_err(|source| ConfigError::Label {
-                field: "preview_environment",
-                source,
-            })?,
-            max_label_sets: positive(
-                "max_label_sets",
-                field("max_label_sets", raw.max_label_sets, DEFAULT_MAX_LABEL_SETS)?,
-            )?,
-            max_cached_routes: positive(
-                "max_cached_routes",
-                field(
-                    "max_cached_routes",
-                    raw.max_cached_routes,
-                    DEFAULT_MAX_CACHED_ROUTES,
-                )?,
-            )?,
+            max_label_sets: positive("max_label_sets", written.max_label_sets)?,
+            max_cached_routes: positive("max_cached_routes", written.max_cached_routes)?,
         })
     }
 }
 
-fn field<T: DeserializeOwned>(
-    name: &'static str,
-    value: Option<Value>,
-    default: T,
-) -> Result<T, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => serde_json::from_value(v).map_err(|source| ConfigError::FieldType {
-            field: name,
-            source,
-        }),
-    }
-}
-
-fn regex_field(name: &'static str, pattern: String) -> Result<Regex, ConfigError> {
-    Regex::new(&pattern).map_err(|source| ConfigError::Regex {
+fn regex_field(name: &'static str, pattern: &str) -> Result<Regex, ConfigError> {
+    Regex::new(pattern).map_err(|source| ConfigError::Regex {
         field: name,
         source,
     })
@@ -366,7 +223,7 @@ mod tests {
 
     #[test]
     fn empty_and_empty_object_give_defaults() {
-        for input in ["", "  \n", "{}"] {
+        for input in ["", "  \n", "\t\r", "{}"] {
             let c = Config::parse(input.as_bytes()).unwrap();
             assert_eq!(c.route_pattern.as_str(), DEFAULT_ROUTE_PATTERN);
             assert_eq!(c.preview_pattern.as_str(), DEFAULT_PREVIEW_PATTERN);
@@ -412,18 +269,27 @@ mod tests {
     fn not_utf8_or_not_json_is_rejected() {
         assert!(matches!(
             Config::parse(b"{\"route_pattern\":\"\xff\"}"),
-            Err(ConfigError::NotUtf8(_))
+            Err(ConfigError::Read(ReadError::NotUtf8(_)))
         ));
-        assert!(matches!(err("route_pattern: x"), ConfigError::Json(_)));
-        assert!(matches!(err("[]"), ConfigError::Json(_)));
-        assert!(matches!(err("null"), ConfigError::Json(_)));
+        for json in ["route_pattern: x", "[]", "null"] {
+            let e = err(json);
+            assert!(
+                matches!(e, ConfigError::Read(ReadError::NotObject(_))),
+                "{e}"
+            );
+            assert_eq!(e.field(), None);
+        }
     }
 
     #[test]
     fn unknown_field_is_named() {
         let e = err(r#"{"max_labelsets": 3}"#);
-        assert!(matches!(e, ConfigError::Json(_)));
-        assert!(e.to_string().contains("max_labelsets"), "{e}");
+        assert!(matches!(e, ConfigError::Read(ReadError::Unknown { .. })));
+        assert_eq!(e.field(), Some("max_labelsets"));
+        assert!(
+            e.to_string().starts_with("field `max_labelsets`: unknown"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -439,7 +305,13 @@ mod tests {
             ),
             (r#"{"max_label_sets": "10"}"#, "max_label_sets"),
             (r#"{"max_label_sets": -1}"#, "max_label_sets"),
+            (r#"{"max_label_sets": 1e20}"#, "max_label_sets"),
             (r#"{"max_cached_routes": 1.5}"#, "max_cached_routes"),
+            (
+                r#"{"max_cached_routes": 18446744073709551616}"#,
+                "max_cached_routes",
+            ),
+            (r#"{"preview_policy": {"full": null}}"#, "preview_policy"),
         ] {
             let e = err(json);
             assert_eq!(e.field(), Some(field), "{json}: {e}");
@@ -465,7 +337,10 @@ mod tests {
             (r#"{"preview_pattern": tru}"#, "preview_pattern"),
         ] {
             let e = err(json);
-            assert!(matches!(e, ConfigError::FieldJson { .. }), "{json}: {e}");
+            assert!(
+                matches!(e, ConfigError::Read(ReadError::NotJson { .. })),
+                "{json}: {e}"
+            );
             assert_eq!(e.field(), Some(field), "{json}: {e}");
             assert!(e.to_string().contains("line 1 column"), "{e}");
         }
@@ -476,7 +351,10 @@ mod tests {
             r#"{"max_label_sets": 3 "max_cached_routes": 4}"#,
             "{} {}",
         ] {
-            assert!(matches!(err(json), ConfigError::Json(_)), "{json}");
+            assert!(
+                matches!(err(json), ConfigError::Read(ReadError::NotObject(_))),
+                "{json}"
+            );
         }
     }
 
@@ -487,15 +365,26 @@ mod tests {
             r#"{"max_label_sets": null, "max_label_sets": 4}"#,
         ] {
             let e = err(json);
-            assert!(matches!(e, ConfigError::Json(_)), "{json}: {e}");
+            assert_eq!(e.field(), Some("max_label_sets"), "{json}: {e}");
             assert!(
-                e.to_string().contains("duplicate field `max_label_sets`"),
+                e.to_string()
+                    .starts_with("field `max_label_sets`: repeated"),
                 "{e}"
             );
         }
-        let c = Config::parse(br#"{"max_label_sets": null, "preview_policy": null}"#).unwrap();
-        assert_eq!(c.max_label_sets, DEFAULT_MAX_LABEL_SETS);
+        // `null` is absent for every field, whatever its type.
+        let c = Config::parse(
+            br#"{"route_pattern": null, "preview_pattern": null, "preview_policy": null,
+                 "preview_environment": null, "max_label_sets": null,
+                 "max_cached_routes": null}"#,
+        )
+        .unwrap();
+        assert_eq!(c.route_pattern.as_str(), DEFAULT_ROUTE_PATTERN);
+        assert_eq!(c.preview_pattern.as_str(), DEFAULT_PREVIEW_PATTERN);
         assert_eq!(c.preview_policy, PreviewPolicy::Aggregate);
+        assert_eq!(c.preview_environment.as_str(), DEFAULT_PREVIEW_ENVIRONMENT);
+        assert_eq!(c.max_label_sets, DEFAULT_MAX_LABEL_SETS);
+        assert_eq!(c.max_cached_routes, DEFAULT_MAX_CACHED_ROUTES);
     }
 
     #[test]
@@ -508,12 +397,15 @@ mod tests {
             r#"{"route_pattern": "(?P<project>x\n"}"#,
             r#"{"preview_environment": "a\u001bb"}"#,
             r#"{"preview_policy": "\r"}"#,
+            r#"{"max_label_sets": 1, "max_label_sets": 1}"#,
+            "{\"max_label_sets\": 1,\n\n}",
+            "{\"preview_environment\": \"a\nb",
         ] {
             let message = Config::parse(json.as_bytes()).unwrap_err().to_string();
             assert!(!message.contains(char::is_control), "{json}: {message:?}");
         }
         let message = Config::parse(br#"{"a\nb": 1}"#).unwrap_err().to_string();
-        assert!(message.contains("unknown field `a\\nb`"), "{message}");
+        assert!(message.starts_with("field `a\\nb`: unknown"), "{message}");
     }
 
     #[test]

@@ -1,13 +1,23 @@
 //! The log transform's configuration (`CompiledConfig::from_json`) on
-//! arbitrary bytes: never panics; an accepted configuration round-trips
-//! through its serde form and the rules under it follow the rulebook; a
-//! rejected one names the field at fault, on one line.
+//! arbitrary bytes: never panics; it accepts and rejects by the rules both
+//! plugins share (`config_rules`: the field at fault named, on one line); an
+//! accepted configuration holds what was written (each field's value or its
+//! default), round-trips through its serde form, and the rules under it
+//! follow the rulebook.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use starform_fuzz::log_line::{assert_one_line, shown};
+use serde_json::Value;
+use starform_fuzz::config_rules::{check_accepted, check_rejected};
 use starform_fuzz::records::check;
 use starform_vector_transform::{transform, CompiledConfig, TransformConfig};
+
+const FIELDS: [&str; 4] = [
+    "key_aliases",
+    "environment_aliases",
+    "namespace_template",
+    "max_record_bytes",
+];
 
 /// Records using the canonical keys, the usual legacy keys, both
 /// collectors' shapes and namespaces.
@@ -24,6 +34,18 @@ fuzz_target!(|data: &[u8]| {
     match CompiledConfig::from_json(data) {
         Ok(compiled) => {
             let raw = TransformConfig::from_json(data).expect("parsed once, parses again");
+            let given = check_accepted(data, &FIELDS);
+            let Ok(Value::Object(held)) = serde_json::to_value(&raw) else {
+                panic!("the serde form is an object");
+            };
+            let Ok(Value::Object(defaults)) = serde_json::to_value(TransformConfig::default())
+            else {
+                panic!("the serde form is an object");
+            };
+            for field in FIELDS {
+                let expected = given.get(field).or(defaults.get(field));
+                assert_eq!(held.get(field), expected, "{field}");
+            }
             assert_eq!(CompiledConfig::compile(&raw).as_ref(), Ok(&compiled));
             let json = serde_json::to_vec(&raw).expect("serialises");
             assert_eq!(
@@ -48,22 +70,6 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Err(error) => {
-            let message = error.to_string();
-            // Fluent Bit's log gets it as one stderr line.
-            assert_one_line(&message);
-            if let Some(field) = error.field() {
-                // Control characters in a key are shown escaped.
-                let shown = shown(field);
-                assert!(
-                    message.contains(&shown),
-                    "{message} does not name {field:?}"
-                );
-            }
-            // Valid JSON objects are rejected for a field, never for syntax.
-            if let Ok(serde_json::Value::Object(_)) = serde_json::from_slice(data) {
-                assert!(error.field().is_some(), "{message}");
-            }
-        }
+        Err(error) => check_rejected(data, &FIELDS, &error.to_string(), error.field()),
     }
 });

@@ -6,6 +6,7 @@
 //! Panicking is how a fuzz target reports a finding, so the checks here
 //! panic with a message naming the input.
 
+pub mod config_rules;
 pub mod contract;
 pub mod filter_model;
 pub mod json;

@@ -3,7 +3,10 @@
 //! Pure: no proxy-wasm, no wasmtime, no I/O. Both the Envoy filter (route
 //! names) and the log transform (pod labels) parse untrusted strings into the
 //! types here, so an identity that exists as a value is always valid.
+//! Both read their JSON configuration through [`config_json`], so the two
+//! follow one rule set.
 
+pub mod config_json;
 mod dns;
 mod identity;
 

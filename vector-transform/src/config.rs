@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use starform_labels::config_json::{self, OneLine, ReadError};
 use starform_labels::{keys, DnsLabel, InvalidLabel};
 
 /// Default for [`TransformConfig::max_record_bytes`]: 1 MiB.
@@ -19,7 +19,9 @@ pub const CANONICAL_KEYS: [&str; 4] = [
     keys::BUILD_ID,
 ];
 
-/// The configuration as written (JSON). `{}` is the default configuration.
+/// The configuration as written (JSON), read by [`config_json::read`]: an
+/// absent or `null` field takes the default below; `{}` (or nothing) is the
+/// default configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransformConfig {
@@ -43,42 +45,10 @@ fn default_max_record_bytes() -> u64 {
 }
 
 impl TransformConfig {
-    /// The configuration's fields, as written in JSON.
-    pub const FIELDS: [&'static str; 4] = [
-        "key_aliases",
-        "environment_aliases",
-        "namespace_template",
-        "max_record_bytes",
-    ];
-
-    /// Parses JSON, naming the field when one is unknown or of the wrong type
-    /// (serde's own message names an unknown field but not a mistyped one).
+    /// Reads JSON by the rules both plugins share (docs/contracts.md §5).
     pub fn from_json(json: &[u8]) -> Result<Self, ConfigError> {
-        let value: Value =
-            serde_json::from_slice(json).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        let Value::Object(fields) = &value else {
-            return Err(ConfigError::Syntax(
-                "the configuration must be a JSON object".into(),
-            ));
-        };
-        for (name, field) in fields {
-            let checked = match name.as_str() {
-                "key_aliases" | "environment_aliases" => check::<BTreeMap<String, String>>(field),
-                "namespace_template" => check::<Option<String>>(field),
-                "max_record_bytes" => check::<u64>(field),
-                _ => return Err(ConfigError::UnknownField(name.clone())),
-            };
-            checked.map_err(|message| ConfigError::FieldType {
-                field: name.clone(),
-                message,
-            })?;
-        }
-        serde_json::from_value(value).map_err(|e| ConfigError::Syntax(e.to_string()))
+        Ok(config_json::read(json)?)
     }
-}
-
-fn check<T: serde::de::DeserializeOwned>(value: &Value) -> Result<(), String> {
-    T::deserialize(value).map(drop).map_err(|e| e.to_string())
 }
 
 impl Default for TransformConfig {
@@ -93,46 +63,45 @@ impl Default for TransformConfig {
 }
 
 /// Why a configuration was rejected. [`ConfigError::field`] names the field.
+/// Values quoted from the configuration are shown escaped (`{:?}` or
+/// [`OneLine`]), so every message is one log line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// Not JSON, or not an object.
-    #[error("configuration: {0}")]
-    Syntax(String),
-    #[error("{}: unknown field (expected one of {fields:?})", OneLine(.0), fields = TransformConfig::FIELDS)]
-    UnknownField(String),
-    #[error("{field}: {message}")]
-    FieldType { field: String, message: String },
+    /// Not a configuration object, or a field that is unknown, repeated, not
+    /// JSON, or of the wrong type or range (the rules both plugins share).
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error(
-        "key_aliases[{legacy:?}]: {target:?} is not a canonical key (one of {CANONICAL_KEYS:?})"
+        "field `key_aliases`: {legacy:?}: {target:?} is not a canonical key (one of {CANONICAL_KEYS:?})"
     )]
     AliasTarget { legacy: String, target: String },
-    #[error("key_aliases[{legacy:?}]: a canonical key cannot be an alias")]
+    #[error("field `key_aliases`: {legacy:?}: a canonical key cannot be an alias")]
     AliasIsCanonical { legacy: String },
-    #[error("key_aliases: the legacy key must not be empty")]
+    #[error("field `key_aliases`: the legacy key must not be empty")]
     AliasEmpty,
-    #[error("environment_aliases[{key:?}]: the key is not a DNS-1123 label ({reason})")]
+    #[error("field `environment_aliases`: key {key:?} is not a DNS-1123 label ({reason})")]
     EnvironmentAliasKey { key: String, reason: InvalidLabel },
     #[error(
-        "environment_aliases[{key:?}]: the value {value:?} is not a DNS-1123 label ({reason})"
+        "field `environment_aliases`: {key:?}: the value {value:?} is not a DNS-1123 label ({reason})"
     )]
     EnvironmentAliasValue {
         key: String,
         value: String,
         reason: InvalidLabel,
     },
-    #[error("namespace_template: {0}")]
+    #[error("field `namespace_template`: {0}")]
     NamespaceTemplate(TemplateError),
-    #[error("max_record_bytes: must be greater than 0")]
+    #[error("field `max_record_bytes`: must be at least 1")]
     MaxRecordBytes,
 }
 
 impl ConfigError {
-    /// The configuration field the error is about (`None` when the input is
-    /// not a JSON object at all; the message then says where).
+    /// The configuration field the error is about (an unknown key as
+    /// written); `None` when the input is not a JSON object at all (the
+    /// message then says where).
     pub fn field(&self) -> Option<&str> {
         match self {
-            ConfigError::Syntax(_) => None,
-            ConfigError::UnknownField(field) | ConfigError::FieldType { field, .. } => Some(field),
+            ConfigError::Read(e) => e.field(),
             ConfigError::AliasTarget { .. }
             | ConfigError::AliasIsCanonical { .. }
             | ConfigError::AliasEmpty => Some("key_aliases"),
@@ -142,24 +111,6 @@ impl ConfigError {
             ConfigError::NamespaceTemplate(_) => Some("namespace_template"),
             ConfigError::MaxRecordBytes => Some("max_record_bytes"),
         }
-    }
-}
-
-/// A name taken from the configuration, shown on one line: a rejection is
-/// one log line (Fluent Bit's stderr), and a key may hold a newline. Control
-/// characters are escaped (`\n`, `\u{1b}`); everything else is as written.
-struct OneLine<'a>(&'a str);
-
-impl std::fmt::Display for OneLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                std::fmt::Write::write_char(f, c)?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -409,29 +360,132 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_mistyped_fields_are_named() {
+    fn empty_and_null_fields_are_the_default() {
+        for json in ["", " \n", "{}"] {
+            assert_eq!(
+                TransformConfig::from_json(json.as_bytes()).unwrap(),
+                TransformConfig::default(),
+                "{json:?}"
+            );
+        }
+        // `null` is absent for every field, whatever its type.
+        assert_eq!(
+            TransformConfig::from_json(
+                br#"{"key_aliases": null, "environment_aliases": null,
+                     "namespace_template": null, "max_record_bytes": null}"#
+            )
+            .unwrap(),
+            TransformConfig::default()
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
         let e = err(r#"{"key_alias": {}}"#);
-        assert_eq!(e, ConfigError::UnknownField("key_alias".into()));
+        assert!(matches!(e, ConfigError::Read(ReadError::Unknown { .. })));
         assert_eq!(e.field(), Some("key_alias"));
+        assert_eq!(
+            e.to_string(),
+            "field `key_alias`: unknown (expected one of `key_aliases`, \
+             `environment_aliases`, `namespace_template`, `max_record_bytes`)"
+        );
+    }
+
+    #[test]
+    fn a_repeated_field_is_named() {
+        for json in [
+            r#"{"max_record_bytes": 5, "max_record_bytes": 6}"#,
+            r#"{"namespace_template": null, "namespace_template": "{project}"}"#,
+            r#"{"key_aliases": {}, "max_record_bytes": 1, "key_aliases": {}}"#,
+        ] {
+            let e = err(json);
+            assert!(
+                matches!(e, ConfigError::Read(ReadError::Repeated { .. })),
+                "{json}: {e}"
+            );
+            let field = e.field().unwrap();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("field `{field}`: repeated")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn mistyped_and_out_of_range_fields_are_named() {
         for (json, field) in [
             (r#"{"max_record_bytes": "big"}"#, "max_record_bytes"),
             (r#"{"max_record_bytes": -1}"#, "max_record_bytes"),
-            (r#"{"max_record_bytes": null}"#, "max_record_bytes"),
+            (r#"{"max_record_bytes": 1.5}"#, "max_record_bytes"),
+            (
+                r#"{"max_record_bytes": 18446744073709551616}"#,
+                "max_record_bytes",
+            ),
             (r#"{"key_aliases": {"a": 1}}"#, "key_aliases"),
             (r#"{"environment_aliases": []}"#, "environment_aliases"),
             (r#"{"namespace_template": 5}"#, "namespace_template"),
         ] {
             let e = err(json);
-            assert!(matches!(e, ConfigError::FieldType { .. }), "{json}: {e:?}");
+            assert!(
+                matches!(e, ConfigError::Read(ReadError::Invalid { .. })),
+                "{json}: {e:?}"
+            );
             assert_eq!(e.field(), Some(field), "{json}");
-            assert!(e.to_string().starts_with(field), "{e}");
+            assert!(
+                e.to_string().starts_with(&format!("field `{field}`: ")),
+                "{e}"
+            );
         }
-        assert!(matches!(err("not json"), ConfigError::Syntax(_)));
-        assert!(matches!(err("[]"), ConfigError::Syntax(_)));
         assert_eq!(
-            TransformConfig::from_json(br#"{"namespace_template": null}"#).unwrap(),
-            TransformConfig::default()
+            err(r#"{"max_record_bytes": 0}"#).field(),
+            Some("max_record_bytes")
         );
+    }
+
+    #[test]
+    fn a_value_that_is_not_json_names_its_field() {
+        for (json, field) in [
+            (r#"{"max_record_bytes": 1e999}"#, "max_record_bytes"),
+            (
+                r#"{"key_aliases": {}, "max_record_bytes": -1e400, "x": 1}"#,
+                "max_record_bytes",
+            ),
+            (r#"{"namespace_template": "{proj"#, "namespace_template"),
+            (
+                r#"{"environment_aliases": {"a": tru}}"#,
+                "environment_aliases",
+            ),
+        ] {
+            let e = err(json);
+            assert!(
+                matches!(e, ConfigError::Read(ReadError::NotJson { .. })),
+                "{json}: {e}"
+            );
+            assert_eq!(e.field(), Some(field), "{json}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("field `{field}`: not valid JSON: ")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn not_an_object_gives_the_position() {
+        for json in ["not json", "[]", "null", r#"{"max_record_bytes": 5,}"#] {
+            let e = err(json);
+            assert!(
+                matches!(e, ConfigError::Read(ReadError::NotObject(_))),
+                "{json}: {e}"
+            );
+            assert_eq!(e.field(), None);
+            assert!(e.to_string().contains("line 1 column"), "{e}");
+        }
+        assert!(matches!(
+            CompiledConfig::from_json(b"{\"namespace_template\": \"\xff\"}"),
+            Err(ConfigError::Read(ReadError::NotUtf8(_)))
+        ));
     }
 
     /// Found by fuzzing (fuzz target `transform_config`): a key or a
@@ -443,27 +497,21 @@ mod tests {
             r#"{"rd_b\r\u0000x": 1}"#,
             r#"{"namespace_template": "{environm\nt}"}"#,
             r#"{"namespace_template": "{s\rvice}-{\u001b}"}"#,
+            r#"{"key_aliases": {"a\nb": "x\u007f"}}"#,
+            r#"{"environment_aliases": {"a\rb": "c"}}"#,
+            r#"{"environment_aliases": {"prod": "a\u001bb"}}"#,
+            r#"{"max_record_bytes": "1\n2"}"#,
+            "{\"max_record_bytes\": 1,\n\n}",
         ] {
             let message = err(json).to_string();
-            assert!(
-                !message.contains(['\n', '\r', '\0', '\u{1b}']),
-                "{message:?}"
-            );
+            assert!(!message.contains(char::is_control), "{message:?}");
         }
-        assert_eq!(
-            err(r#"{"a\nb": 1}"#).to_string(),
-            format!(
-                "a\\nb: unknown field (expected one of {:?})",
-                TransformConfig::FIELDS
-            )
-        );
+        assert!(err(r#"{"a\nb": 1}"#)
+            .to_string()
+            .starts_with("field `a\\nb`: unknown (expected one of "));
         assert!(err(r#"{"namespace_template": "{environm\nt}"}"#)
             .to_string()
-            .starts_with("namespace_template: unknown placeholder {environm\\nt} "));
-        // Printable names are shown exactly as written.
-        assert!(err(r#"{"key_alias": {}}"#)
-            .to_string()
-            .starts_with("key_alias: unknown field"));
+            .starts_with("field `namespace_template`: unknown placeholder {environm\\nt} "));
     }
 
     #[test]

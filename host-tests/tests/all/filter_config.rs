@@ -7,11 +7,30 @@ use starform_wasm::proxy_wasm_host::{FilterHost, FilterModule, HostError, Reques
 
 #[test]
 fn bad_configurations_are_rejected_naming_the_problem() {
-    let cases: [(&[u8], &str); 11] = [
+    let cases: [(&[u8], &str); 15] = [
         (b"{not json", "not a valid JSON object"),
         (b"[]", "not a valid JSON object"),
         (b"\xff{}", "not UTF-8"),
-        (br#"{"route_patern": "x"}"#, "unknown field `route_patern`"),
+        (
+            br#"{"route_patern": "x"}"#,
+            "field `route_patern`: unknown (expected one of `route_pattern`, ",
+        ),
+        (
+            br#"{"max_label_sets": 3, "max_label_sets": 3}"#,
+            "field `max_label_sets`: repeated",
+        ),
+        (
+            br#"{"max_label_sets": null, "max_label_sets": 3}"#,
+            "field `max_label_sets`: repeated",
+        ),
+        (
+            br#"{"max_label_sets": 1e999}"#,
+            "field `max_label_sets`: not valid JSON: ",
+        ),
+        (
+            br#"{"max_cached_routes": 4294967296}"#,
+            "field `max_cached_routes`: invalid value",
+        ),
         (
             br#"{"route_pattern": "("}"#,
             "field `route_pattern`: invalid regex",
@@ -51,6 +70,34 @@ fn bad_configurations_are_rejected_naming_the_problem() {
             errors[0].contains(needle),
             "{:?}: {errors:?} lacks {needle:?}",
             String::from_utf8_lossy(config)
+        );
+    }
+}
+
+/// The configuration rules both plugins share (docs/contracts.md §5), in
+/// the compiled module: `null` is absent, empty is `{}`.
+#[test]
+fn null_fields_and_empty_configurations_take_the_defaults() {
+    for config in [
+        "",
+        " \n",
+        "{}",
+        r#"{"route_pattern": null, "preview_pattern": null, "preview_policy": null,
+            "preview_environment": null, "max_label_sets": null, "max_cached_routes": null}"#,
+    ] {
+        let host = filter(config);
+        let configured: Vec<&str> = host
+            .logs()
+            .iter()
+            .map(|l| l.message.as_str())
+            .filter(|m| m.contains("configured: "))
+            .collect();
+        assert_eq!(configured.len(), 1, "{config:?}: {:?}", host.logs());
+        assert!(
+            configured[0].ends_with(
+                "configured: preview_policy=aggregate, max_label_sets=5000, max_cached_routes=20000"
+            ),
+            "{config:?}: {configured:?}"
         );
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use starform_vector_transform::Reason;
-use starform_wasm::log_host::LogTransform;
+use starform_wasm::log_host::{LogHostError, LogTransform};
 
 fn dir_with(name: &str, config: Option<&str>) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -101,4 +101,75 @@ fn starform_configure_overrides_the_file() {
         .unwrap_err();
     assert!(err.to_string().contains("environment_aliases"), "{err}");
     assert_eq!(run(&mut host, RECORD)["project"], "acme");
+}
+
+/// The configuration rules both plugins share (docs/contracts.md §5), in the
+/// compiled module: through `starform_configure`, a rejection that names the
+/// field on one line; as the file, every record quarantined under that field.
+#[test]
+fn the_shared_configuration_rules_hold_in_the_module() {
+    for (i, (config, field, start)) in [
+        (
+            r#"{"max_record_bytes": 5, "max_record_bytes": 5}"#,
+            "max_record_bytes",
+            "field `max_record_bytes`: repeated",
+        ),
+        (
+            r#"{"namespace_template": null, "namespace_template": "{project}"}"#,
+            "namespace_template",
+            "field `namespace_template`: repeated",
+        ),
+        (
+            r#"{"max_record_bytes": 1e999}"#,
+            "max_record_bytes",
+            "field `max_record_bytes`: not valid JSON: ",
+        ),
+        (
+            r#"{"max_record_bytes": -1}"#,
+            "max_record_bytes",
+            "field `max_record_bytes`: invalid value",
+        ),
+        (
+            r#"{"key_aliases": []}"#,
+            "key_aliases",
+            "field `key_aliases`: invalid type",
+        ),
+        (
+            r#"{"namespace_templat\n": "x"}"#,
+            "namespace_templat\n",
+            "field `namespace_templat\\n`: unknown (expected one of `key_aliases`, ",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Err(LogHostError::Config(message)) = LogTransform::with_config(config.as_bytes())
+        else {
+            panic!("{config} accepted");
+        };
+        assert!(message.starts_with(start), "{config}: {message}");
+        assert!(!message.contains(char::is_control), "{message:?}");
+        let dir = dir_with(&format!("rules-{i}"), Some(config));
+        let mut host = LogTransform::unconfigured(Some(&dir)).unwrap();
+        assert_eq!(
+            run(&mut host, RECORD)["starform_quarantine"],
+            json!({"reason": "config_invalid", "key": field}),
+            "{config}"
+        );
+    }
+    // `null` is absent and empty is `{}`, as the file or configured.
+    for (i, config) in [
+        "",
+        "\n",
+        r#"{"key_aliases": null, "environment_aliases": null, "namespace_template": null, "max_record_bytes": null}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut host = LogTransform::with_config(config.as_bytes()).unwrap();
+        assert_eq!(run(&mut host, RECORD)["project"], "acme", "{config:?}");
+        let dir = dir_with(&format!("defaults-{i}"), Some(config));
+        let mut host = LogTransform::unconfigured(Some(&dir)).unwrap();
+        assert_eq!(run(&mut host, RECORD)["project"], "acme", "{config:?}");
+    }
 }
