@@ -2,7 +2,10 @@
 # The log transform benchmark (docs/performance.md):
 #   1. criterion: records/s of the native rules, the wasm module (per-record
 #      and batch entries) and the VRL twin on one corpus, with the ratios;
-#   2. `starform-wasm logs` end to end on a 1,000,000-line file of the same
+#   2. wasm instructions per record, the way Fluent Bit calls the module
+#      (deterministic: the cost under WAMR's interpreter), with its TARGET and
+#      the CEILING that fails the run (host-tests/benches/instructions.rs);
+#   3. `starform-wasm logs` end to end on a 1,000,000-line file of the same
 #      corpus: records/s (wall and CPU) and peak RSS.
 # Usage: bench/transform.sh [--smoke]   (--smoke: a few seconds, 10,000 lines)
 # Needs cargo and python3. The corpus file is written to a temporary
@@ -24,6 +27,10 @@ if [ "$SMOKE" = 1 ]; then
 else
   cargo bench --quiet -p starform-host-tests --bench transform
 fi
+
+echo
+echo "==> wasm instructions per record (host-tests/benches/instructions.rs)"
+cargo bench --quiet -p starform-host-tests --bench instructions
 
 echo
 echo "==> starform-wasm logs on $LINES lines"

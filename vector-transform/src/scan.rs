@@ -146,28 +146,19 @@ fn decode(text: &[u8], span: Span) -> Cow<'_, str> {
 /// Scans `input`; `Some` only when it is a JSON object in output form with
 /// no reserved top-level field.
 pub(crate) fn scan<'a>(input: &'a [u8], scratch: &'a mut Scratch) -> Option<Scanned<'a>> {
-    let text = input;
     let mut found = Found::default();
-    {
-        let mut scanner = Scanner {
-            bytes: input,
-            pos: 0,
-            scratch: &mut *scratch,
-            found: &mut found,
-        };
-        scanner.document()?;
-    }
+    walk(input, scratch, &mut found)?;
     let Scratch {
         labels, pod_labels, ..
     } = &*scratch;
     Some(Scanned {
-        text,
+        text: input,
         labels: found.labels.then_some(ScannedMap {
-            text,
+            text: input,
             members: labels,
         }),
         pod_labels: found.pod_labels.then_some(ScannedMap {
-            text,
+            text: input,
             members: pod_labels,
         }),
         namespace_name: found.namespace_name,
@@ -183,245 +174,211 @@ struct Found {
     pod_namespace: Option<Span>,
 }
 
-struct Scanner<'s> {
-    bytes: &'s [u8],
-    pos: usize,
-    scratch: &'s mut Scratch,
-    found: &'s mut Found,
-}
-
-/// A value just read, as the enclosing object records it.
-enum Value {
-    String(Span),
-    Other,
-}
-
-impl Scanner<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
+/// The whole input: one object, nothing after it. One loop with its state
+/// in locals (the scan is most of what the module executes per record, and
+/// an interpreter pays for every load and store): `place` and `keys_from`
+/// describe the innermost open container, `scratch.frames` the ones around
+/// it.
+fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
+    scratch.keys.clear();
+    scratch.frames.clear();
+    scratch.labels.clear();
+    scratch.pod_labels.clear();
+    if *b.first()? != b'{' {
+        return None;
     }
-
-    fn next(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.pos += 1;
-        Some(b)
+    let mut pos = 1;
+    // `None`: an array.
+    let mut place = Some(Place::Top);
+    let mut keys_from = 0;
+    if *b.get(pos)? == b'}' {
+        return (pos + 1 == b.len()).then_some(());
     }
-
-    fn eat(&mut self, expected: u8) -> Option<()> {
-        (self.next()? == expected).then_some(())
-    }
-
-    /// The whole input: one object, nothing after it.
-    fn document(&mut self) -> Option<()> {
-        self.scratch.keys.clear();
-        self.scratch.frames.clear();
-        self.scratch.labels.clear();
-        self.scratch.pod_labels.clear();
-        self.eat(b'{')?;
-        self.open(Some(Place::Top))?;
-        if self.empty(b'}')? {
-            return self.close()?.then_some(());
-        }
-        loop {
-            let frame = *self.scratch.frames.last()?;
-            // The key whose value comes next (objects only).
-            let key = match frame.place {
-                Some(place) => Some((place, self.member_key(frame)?)),
-                None => None,
-            };
-            let value = match self.next()? {
-                b'"' => Value::String(self.string()?),
-                opener @ (b'{' | b'[') => {
-                    let (place, closer) = if opener == b'{' {
-                        let place = key.map_or(Place::Elsewhere, |(place, key)| child(place, key, self));
-                        (Some(place), b'}')
-                    } else {
-                        (None, b']')
-                    };
-                    if let Some((parent, key)) = key {
-                        self.record(parent, key, &Value::Other);
+    loop {
+        // A member's key (objects) or nothing (arrays), then the value.
+        let key = match place {
+            Some(current) => {
+                if *b.get(pos)? != b'"' {
+                    return None;
+                }
+                let (end, escaped) = string_end(b, pos + 1)?;
+                let key = span(pos + 1, end, escaped)?;
+                pos = end + 1;
+                let print = fingerprint(b, key);
+                let repeated = scratch
+                    .keys
+                    .get(keys_from..)?
+                    .iter()
+                    .any(|(p, k)| *p == print && same_raw(b, *k, key));
+                if repeated
+                    || (current == Place::Top && RESERVED_FIELDS.iter().any(|f| raw_is(b, key, f)))
+                {
+                    return None;
+                }
+                scratch.keys.push((print, key));
+                if *b.get(pos)? != b':' {
+                    return None;
+                }
+                pos += 1;
+                Some((current, key))
+            }
+            None => None,
+        };
+        let c = *b.get(pos)?;
+        let value = match c {
+            b'"' => {
+                let (end, escaped) = string_end(b, pos + 1)?;
+                let value = span(pos + 1, end, escaped)?;
+                pos = end + 1;
+                Some(value)
+            }
+            b'{' | b'[' => {
+                if let Some((parent, key)) = key {
+                    note(b, scratch, found, parent, key, None);
+                }
+                let (inner, closer) = if c == b'{' {
+                    (Some(key.map_or(Place::Elsewhere, |(p, k)| child(b, p, k, found))), b'}')
+                } else {
+                    (None, b']')
+                };
+                pos += 1;
+                if *b.get(pos)? != closer {
+                    if scratch.frames.len() >= MAX_DEPTH {
+                        return None;
                     }
-                    self.open(place)?;
-                    if !self.empty(closer)? {
-                        continue;
-                    }
-                    self.close()?;
-                    if self.after_value()? {
-                        return Some(());
-                    }
+                    scratch.frames.push(Frame { place, keys_from });
+                    place = inner;
+                    keys_from = scratch.keys.len();
                     continue;
                 }
-                b't' => self.literal(b"rue")?,
-                b'f' => self.literal(b"alse")?,
-                b'n' => self.literal(b"ull")?,
-                first => self.number(first)?,
-            };
-            if let Some((place, key)) = key {
-                self.record(place, key, &value);
+                // An empty container is a value like any other.
+                pos += 1;
+                None
             }
-            if self.after_value()? {
-                return Some(());
+            b't' => {
+                pos = literal(b, pos, b"true")?;
+                None
+            }
+            b'f' => {
+                pos = literal(b, pos, b"false")?;
+                None
+            }
+            b'n' => {
+                pos = literal(b, pos, b"null")?;
+                None
+            }
+            _ => {
+                pos = number(b, pos)?;
+                None
+            }
+        };
+        if let Some((parent, key)) = key {
+            if c != b'{' && c != b'[' {
+                note(b, scratch, found, parent, key, value);
             }
         }
-    }
-
-    /// Consumes `closer` if the container just opened ends at once.
-    fn empty(&mut self, closer: u8) -> Option<bool> {
-        let empty = self.peek()? == closer;
-        if empty {
-            self.pos += 1;
-        }
-        Some(empty)
-    }
-
-    /// Pushes a frame for the container just opened.
-    fn open(&mut self, place: Option<Place>) -> Option<()> {
-        if self.scratch.frames.len() >= MAX_DEPTH {
-            return None;
-        }
-        self.scratch.frames.push(Frame {
-            place,
-            keys_from: self.scratch.keys.len(),
-        });
-        Some(())
-    }
-
-    /// Pops the current frame; true when that was the top-level object and
-    /// the input ends there.
-    fn close(&mut self) -> Option<bool> {
-        let frame = self.scratch.frames.pop()?;
-        self.scratch.keys.truncate(frame.keys_from);
-        if self.scratch.frames.is_empty() {
-            return (self.pos == self.bytes.len()).then_some(true);
-        }
-        Some(false)
-    }
-
-    /// After a value: `,` continues the container; `}`/`]` closes it (and
-    /// any containers that close right after). True at the end of input.
-    fn after_value(&mut self) -> Option<bool> {
+        // After a value: `,` continues the container; `}`/`]` closes it and
+        // maybe the containers around it.
         loop {
-            let frame = *self.scratch.frames.last()?;
-            match (self.next()?, frame.place) {
-                (b',', _) => return Some(false),
+            let c = *b.get(pos)?;
+            pos += 1;
+            match (c, place) {
+                (b',', _) => break,
                 (b'}', Some(_)) | (b']', None) => {
-                    if self.close()? {
-                        return Some(true);
-                    }
+                    scratch.keys.truncate(keys_from);
+                    let Some(outer) = scratch.frames.pop() else {
+                        // The top-level object closed: the input must end here.
+                        return (pos == b.len()).then_some(());
+                    };
+                    place = outer.place;
+                    keys_from = outer.keys_from;
                 }
                 _ => return None,
             }
         }
     }
+}
 
-    /// The next member's key, checked, and its colon.
-    fn member_key(&mut self, frame: Frame) -> Option<Span> {
-        self.eat(b'"')?;
-        let key = self.string()?;
-        let text = self.bytes;
-        let print = fingerprint(text, key);
-        let repeated = self
-            .scratch
-            .keys
-            .get(frame.keys_from..)?
-            .iter()
-            .any(|(p, k)| *p == print && same_raw(text, *k, key));
-        if repeated {
-            return None;
-        }
-        if frame.place == Some(Place::Top) && RESERVED_FIELDS.iter().any(|f| raw_is(text, key, f)) {
-            return None;
-        }
-        self.scratch.keys.push((print, key));
-        self.eat(b':')?;
-        Some(key)
+fn span(start: usize, end: usize, escaped: bool) -> Option<Span> {
+    Some(Span {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+        escaped,
+    })
+}
+
+/// Past `word` at `pos`, if it is there.
+fn literal(b: &[u8], pos: usize, word: &[u8]) -> Option<usize> {
+    let end = pos + word.len();
+    (b.get(pos..end)? == word).then_some(end)
+}
+
+/// Past the number at `pos`, if serde_json writes it again the same way: an
+/// integer within `u64` (or `i64` when negative, never `-0`), or a float in
+/// serde_json's own shortest form.
+fn number(b: &[u8], start: usize) -> Option<usize> {
+    let negative = *b.get(start)? == b'-';
+    let digits_from = start + usize::from(negative);
+    let mut pos = digits_from;
+    while let Some(b'0'..=b'9') = b.get(pos) {
+        pos += 1;
     }
-
-    /// A string's contents after its opening quote, up to and past the
-    /// closing one; `None` unless it is UTF-8 and every escape is one
-    /// serde_json writes.
-    fn string(&mut self) -> Option<Span> {
-        let start = self.pos;
-        let (end, escaped) = string_end(self.bytes, start)?;
-        self.pos = end + 1;
-        Some(Span {
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(end).ok()?,
-            escaped,
-        })
+    let digits = b.get(digits_from..pos)?;
+    match digits {
+        [] => return None,
+        [b'0', _, ..] => return None,
+        _ => {}
     }
-
-    fn literal(&mut self, rest: &[u8]) -> Option<Value> {
-        let end = self.pos + rest.len();
-        (self.bytes.get(self.pos..end)? == rest).then_some(())?;
-        self.pos = end;
-        Some(Value::Other)
+    if matches!(b.get(pos), Some(b'.' | b'e' | b'E')) {
+        return float(b, start, pos);
     }
+    // Within range by length, or by comparing with the limit's digits
+    // (same length, so byte order is numeric order): no multiplication,
+    // which costs a 128-bit helper call on wasm32.
+    let (limit, zero_ok): (&[u8], bool) = if negative {
+        (b"9223372036854775808", false)
+    } else {
+        (b"18446744073709551615", true)
+    };
+    let fits = digits.len() < limit.len() || (digits.len() == limit.len() && digits <= limit);
+    let canonical = fits && (zero_ok || digits != b"0");
+    canonical.then_some(pos)
+}
 
-    /// A number as serde_json writes it again: an integer within `u64`
-    /// (or `i64` when negative, never `-0`), or a float in ryu's shortest
-    /// form.
-    fn number(&mut self, first: u8) -> Option<Value> {
-        let start = self.pos - 1;
-        let negative = first == b'-';
-        let lead = if negative { self.next()? } else { first };
-        if !lead.is_ascii_digit() {
-            return None;
-        }
-        let mut value = u64::from(lead - b'0');
-        let mut fits = true;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            if lead == b'0' {
-                return None;
-            }
-            self.pos += 1;
-            match value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            {
-                Some(v) => value = v,
-                None => fits = false,
-            }
-        }
-        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return self.float(start);
-        }
-        let canonical = fits && (!negative || (1..=1u64 << 63).contains(&value));
-        canonical.then_some(Value::Other)
+fn float(b: &[u8], start: usize, mut pos: usize) -> Option<usize> {
+    while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') = b.get(pos) {
+        pos += 1;
     }
-
-    fn float(&mut self, start: usize) -> Option<Value> {
-        while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') = self.peek() {
-            self.pos += 1;
-        }
-        let raw = std::str::from_utf8(self.bytes.get(start..self.pos)?).ok()?;
-        let parsed: f64 = raw.parse().ok()?;
-        // serde_json's own writer decides the form (a finite f64 is at most
-        // 24 bytes).
-        let mut buffer = [0u8; 32];
-        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-        serde_json::to_writer(&mut cursor, &parsed).ok()?;
-        let written = usize::try_from(cursor.position()).ok()?;
-        (buffer.get(..written)? == raw.as_bytes()).then_some(Value::Other)
+    let raw = std::str::from_utf8(b.get(start..pos)?).ok()?;
+    let parsed: f64 = raw.parse().ok()?;
+    if !parsed.is_finite() {
+        return None;
     }
+    // serde_json's own writer decides the form (a finite f64 is at most
+    // 24 bytes).
+    let mut buffer = [0u8; 32];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    serde_json::to_writer(&mut cursor, &parsed).ok()?;
+    let written = usize::try_from(cursor.position()).ok()?;
+    (buffer.get(..written)? == raw.as_bytes()).then_some(pos)
+}
 
-    /// Notes a member the rules read.
-    fn record(&mut self, place: Place, key: Span, value: &Value) {
-        let value = match value {
-            Value::String(span) => Some(*span),
-            Value::Other => None,
-        };
-        match place {
-            Place::Labels => self.scratch.labels.push((key, value)),
-            Place::PodLabels => self.scratch.pod_labels.push((key, value)),
-            Place::Kubernetes if raw_is(self.bytes, key, "namespace_name") => {
-                self.found.namespace_name = value;
-            }
-            Place::Kubernetes if raw_is(self.bytes, key, "pod_namespace") => {
-                self.found.pod_namespace = value;
-            }
-            _ => {}
-        }
+/// Notes a member the rules read: a label (its value if a string) or a
+/// namespace field.
+fn note(
+    b: &[u8],
+    scratch: &mut Scratch,
+    found: &mut Found,
+    place: Place,
+    key: Span,
+    value: Option<Span>,
+) {
+    match place {
+        Place::Labels => scratch.labels.push((key, value)),
+        Place::PodLabels => scratch.pod_labels.push((key, value)),
+        Place::Kubernetes if raw_is(b, key, "namespace_name") => found.namespace_name = value,
+        Place::Kubernetes if raw_is(b, key, "pod_namespace") => found.pod_namespace = value,
+        _ => {}
     }
 }
 
@@ -519,16 +476,15 @@ fn plain_bytes(word: u64) -> u64 {
 }
 
 /// Where an object opened as the value of `key` in `parent` sits.
-fn child(parent: Place, key: Span, scanner: &mut Scanner<'_>) -> Place {
-    let bytes = scanner.bytes;
+fn child(b: &[u8], parent: Place, key: Span, found: &mut Found) -> Place {
     match parent {
-        Place::Top if raw_is(bytes, key, "kubernetes") => Place::Kubernetes,
-        Place::Kubernetes if raw_is(bytes, key, "labels") => {
-            scanner.found.labels = true;
+        Place::Top if raw_is(b, key, "kubernetes") => Place::Kubernetes,
+        Place::Kubernetes if raw_is(b, key, "labels") => {
+            found.labels = true;
             Place::Labels
         }
-        Place::Kubernetes if raw_is(bytes, key, "pod_labels") => {
-            scanner.found.pod_labels = true;
+        Place::Kubernetes if raw_is(b, key, "pod_labels") => {
+            found.pod_labels = true;
             Place::PodLabels
         }
         _ => Place::Elsewhere,
