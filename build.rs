@@ -45,8 +45,8 @@ fn main() {
     );
 
     // Modules built elsewhere (`starform-wasm export-modules DIR`): the fuzz
-    // build runs on a nightly toolchain that has no wasm32 target, and must
-    // fuzz the very bytes the tests ran anyway.
+    // build fuzzes the very bytes the tests ran, and needs no wasm build of
+    // its own.
     println!("cargo:rerun-if-env-changed={PREBUILT_DIR}");
     if let Some(dir) = env::var_os(PREBUILT_DIR) {
         for (_, stem, var) in MODULES {
@@ -59,6 +59,8 @@ fn main() {
         }
         return;
     }
+
+    ensure_target();
 
     // One cargo run per module: built together, cargo would unify their
     // dependencies' features, and the filter would carry the transform's
@@ -93,7 +95,7 @@ fn main() {
         match cmd.status() {
             Ok(s) if s.success() => {}
             Ok(s) => fail(&format!(
-                "building {package} for wasm failed ({s}); is the target installed? `rustup target add {TARGET}`"
+                "building {package} for {TARGET} failed ({s})"
             )),
             Err(e) => fail(&format!("could not run cargo for {package}: {e}")),
         }
@@ -108,6 +110,39 @@ fn main() {
             fail(&format!("expected module at {}", path.display()));
         }
         println!("cargo:rustc-env={var}={}", path.display());
+    }
+}
+
+/// The modules are built for `TARGET`; a toolchain without it (a fresh
+/// rustup install has only the host's) gets it from rustup, so that the
+/// README's first command works on a machine that has only Rust.
+fn ensure_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if sysroot.is_some_and(|root| root.join("lib/rustlib").join(TARGET).is_dir()) {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    // The toolchain this build runs on, not rustup's default.
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        rustup.arg("--toolchain").arg(toolchain);
+    }
+    match rustup.status() {
+        Ok(s) if s.success() => {
+            println!("cargo:warning=added the {TARGET} target with rustup (the wasm modules are built for it)");
+        }
+        Ok(s) => fail(&format!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed ({s})"
+        )),
+        Err(e) => fail(&format!(
+            "the {TARGET} target is missing and rustup could not be run ({e}); install the target for this toolchain"
+        )),
     }
 }
 
