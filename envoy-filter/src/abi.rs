@@ -7,6 +7,8 @@
 
 use std::ptr::{null_mut, NonNull};
 
+use crate::count::{self, Kind};
+
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
@@ -128,6 +130,7 @@ pub fn log(level: LogLevel, message: &str) {
 /// A property; `path` is its segments joined by NUL (e.g. `b"xds\0route_name"`).
 /// `Ok(None)` when absent.
 pub fn property(path: &[u8]) -> Result<Option<HostBytes>, u32> {
+    count::hit(Kind::HostGetProperty);
     let mut data: *mut u8 = null_mut();
     let mut size: usize = 0;
     // SAFETY: the host reads `path` during the call and writes the out
@@ -160,6 +163,7 @@ pub fn plugin_configuration(size: usize) -> Result<Option<HostBytes>, u32> {
 }
 
 pub fn define_metric(kind: MetricType, name: &str) -> Result<u32, u32> {
+    count::hit(Kind::HostDefineMetric);
     let mut id: u32 = 0;
     // SAFETY: the host reads `name` during the call and writes `id`.
     status(unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) })?;
@@ -167,17 +171,20 @@ pub fn define_metric(kind: MetricType, name: &str) -> Result<u32, u32> {
 }
 
 pub fn increment_metric(id: u32, offset: i64) -> Result<(), u32> {
+    count::hit(Kind::HostIncrementMetric);
     // SAFETY: plain values.
     status(unsafe { proxy_increment_metric(id, offset) })
 }
 
 pub fn record_metric(id: u32, value: u64) -> Result<(), u32> {
+    count::hit(Kind::HostRecordMetric);
     // SAFETY: plain values.
     status(unsafe { proxy_record_metric(id, value) })
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
 pub fn now_nanos() -> Result<u64, u32> {
+    count::hit(Kind::HostGetCurrentTime);
     let mut now: u64 = 0;
     // SAFETY: the host writes `now` during the call.
     status(unsafe { proxy_get_current_time_nanoseconds(&mut now) })?;
@@ -192,6 +199,7 @@ pub fn set_tick_period(millis: u32) -> Result<(), u32> {
 
 /// A response header's value (`Ok(None)` when absent).
 pub fn response_header(name: &[u8]) -> Result<Option<HostBytes>, u32> {
+    count::hit(Kind::HostGetHeaderMapValue);
     let mut data: *mut u8 = null_mut();
     let mut size: usize = 0;
     // SAFETY: as in `property`.

@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use hashbrown::HashMap;
 
 use crate::abi::{self, HostBytes, LogLevel, MetricType};
+use crate::count::{self, Kind, StreamCall};
 use crate::metrics::{MetricKind, MetricSink, SinkError};
 use crate::request::{parse_status, RequestFacts};
 use crate::{Config, Outcome, Recorder, VERSION_STAMP};
@@ -133,11 +134,13 @@ pub extern "C" fn proxy_abi_version_0_2_1() {}
 
 #[no_mangle]
 pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
+    count::hit(Kind::EntryMemoryAllocate);
     abi::allocate(size)
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
+    let _call = StreamCall::enter(Kind::EntryContextCreate);
     with_vm(|vm| {
         if parent_context_id == 0 {
             vm.roots.insert(context_id, Root::default());
@@ -210,6 +213,7 @@ pub extern "C" fn proxy_on_configure(
 #[no_mangle]
 pub extern "C" fn proxy_on_tick(root_context_id: u32) {
     flush(root_context_id);
+    count::flush();
 }
 
 fn flush(root_context_id: u32) {
@@ -232,6 +236,7 @@ pub extern "C" fn proxy_on_request_headers(
     _headers: usize,
     _end_of_stream: u32,
 ) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryRequestHeaders);
     with_configured_stream(context_id, |stream, recorder| {
         let route = read_route_name();
         let outcome = recorder.outcome(route.as_ref().map(HostBytes::as_slice));
@@ -249,6 +254,7 @@ pub extern "C" fn proxy_on_request_body(
     body_size: usize,
     _end_of_stream: u32,
 ) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryRequestBody);
     with_stream(context_id, |stream| {
         let bytes = &mut stream.facts.request_bytes;
         *bytes = bytes.saturating_add(body_size as u64);
@@ -262,6 +268,7 @@ pub extern "C" fn proxy_on_response_headers(
     _headers: usize,
     _end_of_stream: u32,
 ) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryResponseHeaders);
     with_stream(context_id, |stream| {
         if stream.attributed() {
             stream.facts.response_code = abi::response_header(STATUS)
@@ -279,6 +286,7 @@ pub extern "C" fn proxy_on_response_body(
     body_size: usize,
     _end_of_stream: u32,
 ) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryResponseBody);
     with_stream(context_id, |stream| {
         let bytes = &mut stream.facts.response_bytes;
         *bytes = bytes.saturating_add(body_size as u64);
@@ -288,6 +296,7 @@ pub extern "C" fn proxy_on_response_body(
 
 #[no_mangle]
 pub extern "C" fn proxy_on_log(context_id: u32) {
+    let _call = StreamCall::enter(Kind::EntryLog);
     with_configured_stream(context_id, |stream, recorder| {
         // Headers never seen (a stream reset first): the route, if any, is
         // known by now.
@@ -309,6 +318,7 @@ pub extern "C" fn proxy_on_log(context_id: u32) {
 
 #[no_mangle]
 pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryDone);
     // A root context ends with its plugin (configuration change, drain):
     // hand over what is still counted only here.
     flush(context_id);
@@ -317,6 +327,7 @@ pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
 
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(context_id: u32) {
+    let _call = StreamCall::enter(Kind::EntryDelete);
     with_vm(|vm| {
         if vm.streams.remove(&context_id).is_none() {
             vm.roots.remove(&context_id);
