@@ -5,6 +5,7 @@
 //! it up on every callback. Here every status is a plain `u32` and every
 //! non-zero one is an `Err`; the exports are in [`crate::glue`].
 
+use std::cell::{Cell, UnsafeCell};
 use std::ptr::{null_mut, NonNull};
 
 use crate::count::{self, Kind};
@@ -71,8 +72,7 @@ extern "C" {
 }
 
 /// Bytes the host wrote into memory it obtained from this module's
-/// `proxy_on_memory_allocate` ([`allocate`]: a boxed slice of exactly the
-/// requested size), freed on drop.
+/// `proxy_on_memory_allocate` ([`allocate`]), released on drop.
 pub struct HostBytes {
     ptr: NonNull<u8>,
     len: usize,
@@ -95,8 +95,11 @@ impl HostBytes {
 
 impl Drop for HostBytes {
     fn drop(&mut self) {
-        // SAFETY: allocated as a `Box<[u8]>` of `len` bytes (see `adopt`),
-        // freed exactly once here.
+        if SCRATCH.release(self.ptr.as_ptr()) {
+            return;
+        }
+        // SAFETY: not the scratch buffer, so allocated as a `Box<[u8]>` of
+        // `len` bytes by `allocate`, freed exactly once here.
         drop(unsafe {
             Box::from_raw(std::ptr::slice_from_raw_parts_mut(
                 self.ptr.as_ptr(),
@@ -106,10 +109,55 @@ impl Drop for HostBytes {
     }
 }
 
-/// Memory for the host to return data in (`proxy_on_memory_allocate`): a
-/// boxed slice of `size` bytes, adopted and freed by [`HostBytes`].
+/// Bytes in the scratch buffer: longer than any route name Envoy Gateway
+/// writes (the host's answers per request are the route name and
+/// `:status`), so per request nothing is allocated.
+const SCRATCH_LEN: usize = 512;
+
+/// One reusable buffer for the host's answers: a request reads one value
+/// at a time and releases it before the next read, so after the first
+/// request no answer costs an allocation.
+struct Scratch {
+    bytes: UnsafeCell<[u8; SCRATCH_LEN]>,
+    in_use: Cell<bool>,
+}
+
+// SAFETY: wasm32 without threads: the module runs on one thread, and the
+// exports are its only entry points.
+unsafe impl Sync for Scratch {}
+
+static SCRATCH: Scratch = Scratch {
+    bytes: UnsafeCell::new([0; SCRATCH_LEN]),
+    in_use: Cell::new(false),
+};
+
+impl Scratch {
+    fn take(&self, size: usize) -> Option<*mut u8> {
+        if size > SCRATCH_LEN || self.in_use.get() {
+            return None;
+        }
+        self.in_use.set(true);
+        Some(self.bytes.get().cast::<u8>())
+    }
+
+    /// True if `ptr` is this buffer (now free again).
+    fn release(&self, ptr: *mut u8) -> bool {
+        if ptr == self.bytes.get().cast::<u8>() {
+            self.in_use.set(false);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Memory for the host to return data in (`proxy_on_memory_allocate`): the
+/// scratch buffer when it is free and large enough, else a boxed slice of
+/// `size` bytes; adopted and released by [`HostBytes`].
 pub fn allocate(size: usize) -> *mut u8 {
-    Box::into_raw(Box::<[u8]>::new_uninit_slice(size)).cast::<u8>()
+    SCRATCH
+        .take(size)
+        .unwrap_or_else(|| Box::into_raw(Box::<[u8]>::new_uninit_slice(size)).cast::<u8>())
 }
 
 fn status(code: u32) -> Result<(), u32> {

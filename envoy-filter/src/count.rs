@@ -10,13 +10,10 @@
 #[cfg_attr(not(feature = "call-counts"), allow(dead_code))]
 pub enum Kind {
     EntryContextCreate,
-    EntryRequestHeaders,
     EntryRequestBody,
-    EntryResponseHeaders,
     EntryResponseBody,
     EntryLog,
     EntryDone,
-    EntryDelete,
     EntryMemoryAllocate,
     HostGetProperty,
     HostGetHeaderMapValue,
@@ -35,13 +32,10 @@ mod imp {
 
     const NAMES: [&str; KINDS] = [
         "entry_context_create",
-        "entry_request_headers",
         "entry_request_body",
-        "entry_response_headers",
         "entry_response_body",
         "entry_log",
         "entry_done",
-        "entry_delete",
         "entry_memory_allocate",
         "host_get_property",
         "host_get_header_map_value",
@@ -59,8 +53,9 @@ mod imp {
     }
 
     pub fn hit(kind: Kind) {
-        let stream_entry = !matches!(kind, Kind::EntryMemoryAllocate)
-            && (kind as usize) <= Kind::EntryDelete as usize;
+        // Stream callbacks come first in `Kind`, then the allocation
+        // callback and the host calls, counted only inside a stream callback.
+        let stream_entry = (kind as usize) < Kind::EntryMemoryAllocate as usize;
         if !(stream_entry || IN_STREAM.get()) {
             return;
         }
