@@ -55,10 +55,20 @@ TARGET_UPSTREAM_RPS = 0.85
 TARGET_MODULE_BYTES = 300_000
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never one this process handed out before (the
+    kernel may offer a just-closed port again, and listeners are bound only
+    when Envoy starts)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wasm_filter(name: str, module: Path, configuration: str) -> str:

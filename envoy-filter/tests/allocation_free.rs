@@ -107,7 +107,9 @@ impl Glue {
             stream.facts.request_bytes += 17;
             stream.facts.response_bytes += 3;
         }
-        let mut stream = self.streams.remove(&id).unwrap();
+        let Some(mut stream) = self.streams.remove(&id) else {
+            return false;
+        };
         stream.facts.response_code = Some(code);
         stream.facts.duration_nanos = Some(millis * 1_000_000);
         self.recorder
