@@ -55,10 +55,20 @@ TARGET_UPSTREAM_RPS = 0.85
 TARGET_MODULE_BYTES = 300_000
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never one this process handed out before (the
+    kernel may offer a just-closed port again, and listeners are bound only
+    when Envoy starts)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wasm_filter(name: str, module: Path, configuration: str) -> str:
@@ -340,6 +350,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after the warm-up round")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--label-sets", type=int, default=5000, help="label sets live for the RSS row")
+    ap.add_argument("--json", type=Path, help="also write the medians and footprint here (bench/summarise.py)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
                     help="another build of the filter, run as variant NAME (repeatable)")
     args = ap.parse_args()
@@ -408,6 +419,17 @@ def main() -> None:
     served = sum(r.requests for (p, v), rs in runs.items() if v == "starform" or v in extra for r in rs)
     print(f"starform{''.join(' + ' + n for n in extra)} listeners: wrk counted {served} responses "
           f"in timed rounds; the filters counted {counted} (all rounds, warm-up included)")
+
+    if args.json:
+        import json
+        args.json.write_text(json.dumps({
+            "variants": VARIANTS,
+            "median": {f"{p} {v}": {"rps": m.rps, "cpu_us": m.cpu_us, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms}
+                       for (p, v), m in med.items()},
+            "module_bytes": module_bytes,
+            "label_sets": args.label_sets,
+            "rss_mib": {str(n): rss / 1024 for n, (rss, _, _) in zip((1, args.label_sets), footprint)},
+        }, indent=1))
 
     d, u = PATHS
     print()

@@ -5,7 +5,10 @@
 //! it up on every callback. Here every status is a plain `u32` and every
 //! non-zero one is an `Err`; the exports are in [`crate::glue`].
 
+use std::cell::{Cell, UnsafeCell};
 use std::ptr::{null_mut, NonNull};
+
+use crate::count::{self, Kind};
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
@@ -69,8 +72,7 @@ extern "C" {
 }
 
 /// Bytes the host wrote into memory it obtained from this module's
-/// `proxy_on_memory_allocate` ([`allocate`]: a boxed slice of exactly the
-/// requested size), freed on drop.
+/// `proxy_on_memory_allocate` ([`allocate`]), released on drop.
 pub struct HostBytes {
     ptr: NonNull<u8>,
     len: usize,
@@ -93,8 +95,11 @@ impl HostBytes {
 
 impl Drop for HostBytes {
     fn drop(&mut self) {
-        // SAFETY: allocated as a `Box<[u8]>` of `len` bytes (see `adopt`),
-        // freed exactly once here.
+        if SCRATCH.release(self.ptr.as_ptr()) {
+            return;
+        }
+        // SAFETY: not the scratch buffer, so allocated as a `Box<[u8]>` of
+        // `len` bytes by `allocate`, freed exactly once here.
         drop(unsafe {
             Box::from_raw(std::ptr::slice_from_raw_parts_mut(
                 self.ptr.as_ptr(),
@@ -104,10 +109,55 @@ impl Drop for HostBytes {
     }
 }
 
-/// Memory for the host to return data in (`proxy_on_memory_allocate`): a
-/// boxed slice of `size` bytes, adopted and freed by [`HostBytes`].
+/// Bytes in the scratch buffer: longer than any route name Envoy Gateway
+/// writes (the host's answers per request are the route name and
+/// `:status`), so per request nothing is allocated.
+const SCRATCH_LEN: usize = 512;
+
+/// One reusable buffer for the host's answers: a request reads one value
+/// at a time and releases it before the next read, so after the first
+/// request no answer costs an allocation.
+struct Scratch {
+    bytes: UnsafeCell<[u8; SCRATCH_LEN]>,
+    in_use: Cell<bool>,
+}
+
+// SAFETY: wasm32 without threads: the module runs on one thread, and the
+// exports are its only entry points.
+unsafe impl Sync for Scratch {}
+
+static SCRATCH: Scratch = Scratch {
+    bytes: UnsafeCell::new([0; SCRATCH_LEN]),
+    in_use: Cell::new(false),
+};
+
+impl Scratch {
+    fn take(&self, size: usize) -> Option<*mut u8> {
+        if size > SCRATCH_LEN || self.in_use.get() {
+            return None;
+        }
+        self.in_use.set(true);
+        Some(self.bytes.get().cast::<u8>())
+    }
+
+    /// True if `ptr` is this buffer (now free again).
+    fn release(&self, ptr: *mut u8) -> bool {
+        if ptr == self.bytes.get().cast::<u8>() {
+            self.in_use.set(false);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Memory for the host to return data in (`proxy_on_memory_allocate`): the
+/// scratch buffer when it is free and large enough, else a boxed slice of
+/// `size` bytes; adopted and released by [`HostBytes`].
 pub fn allocate(size: usize) -> *mut u8 {
-    Box::into_raw(Box::<[u8]>::new_uninit_slice(size)).cast::<u8>()
+    SCRATCH
+        .take(size)
+        .unwrap_or_else(|| Box::into_raw(Box::<[u8]>::new_uninit_slice(size)).cast::<u8>())
 }
 
 fn status(code: u32) -> Result<(), u32> {
@@ -128,6 +178,7 @@ pub fn log(level: LogLevel, message: &str) {
 /// A property; `path` is its segments joined by NUL (e.g. `b"xds\0route_name"`).
 /// `Ok(None)` when absent.
 pub fn property(path: &[u8]) -> Result<Option<HostBytes>, u32> {
+    count::hit(Kind::HostGetProperty);
     let mut data: *mut u8 = null_mut();
     let mut size: usize = 0;
     // SAFETY: the host reads `path` during the call and writes the out
@@ -160,6 +211,7 @@ pub fn plugin_configuration(size: usize) -> Result<Option<HostBytes>, u32> {
 }
 
 pub fn define_metric(kind: MetricType, name: &str) -> Result<u32, u32> {
+    count::hit(Kind::HostDefineMetric);
     let mut id: u32 = 0;
     // SAFETY: the host reads `name` during the call and writes `id`.
     status(unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) })?;
@@ -167,17 +219,20 @@ pub fn define_metric(kind: MetricType, name: &str) -> Result<u32, u32> {
 }
 
 pub fn increment_metric(id: u32, offset: i64) -> Result<(), u32> {
+    count::hit(Kind::HostIncrementMetric);
     // SAFETY: plain values.
     status(unsafe { proxy_increment_metric(id, offset) })
 }
 
 pub fn record_metric(id: u32, value: u64) -> Result<(), u32> {
+    count::hit(Kind::HostRecordMetric);
     // SAFETY: plain values.
     status(unsafe { proxy_record_metric(id, value) })
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
 pub fn now_nanos() -> Result<u64, u32> {
+    count::hit(Kind::HostGetCurrentTime);
     let mut now: u64 = 0;
     // SAFETY: the host writes `now` during the call.
     status(unsafe { proxy_get_current_time_nanoseconds(&mut now) })?;
@@ -192,6 +247,7 @@ pub fn set_tick_period(millis: u32) -> Result<(), u32> {
 
 /// A response header's value (`Ok(None)` when absent).
 pub fn response_header(name: &[u8]) -> Result<Option<HostBytes>, u32> {
+    count::hit(Kind::HostGetHeaderMapValue);
     let mut data: *mut u8 = null_mut();
     let mut size: usize = 0;
     // SAFETY: as in `property`.

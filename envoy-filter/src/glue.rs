@@ -5,20 +5,23 @@
 //! Each Envoy worker runs its own VM; one [`Recorder`] per root context is
 //! shared by that root's HTTP contexts, and Envoy sums same-named metrics
 //! across workers. Callbacks the filter has no use for (request and response
-//! trailers, metadata, network filters) are not exported at all, so Envoy
-//! skips them instead of entering the VM.
+//! headers and trailers, metadata, `proxy_on_delete`, network filters) are
+//! not exported at all, so Envoy skips them instead of entering the VM.
 //!
-//! Per request: the route name is read once, at the request headers (the
-//! route is chosen before the filter chain runs); an attributed request then
-//! reads the clock there and at the end, `:status` at the response headers,
-//! and takes its sizes from the body callbacks' arguments. Everything else
-//! waits in VM memory for the tick.
+//! Per request the module is entered at the stream's context creation, once
+//! per body chunk, at the log and at done (nothing else is exported). The
+//! route name is read once, at the context creation (Envoy creates it when
+//! the request headers reach the filter; the route is chosen by then); an
+//! attributed request then reads the clock there and at the log, `:status`
+//! at the log, and takes its sizes from the body callbacks' arguments.
+//! Everything else waits in VM memory for the tick.
 
 use std::cell::RefCell;
 
 use hashbrown::HashMap;
 
 use crate::abi::{self, HostBytes, LogLevel, MetricType};
+use crate::count::{self, Kind, StreamCall};
 use crate::metrics::{MetricKind, MetricSink, SinkError};
 use crate::request::{parse_status, RequestFacts};
 use crate::{Config, Outcome, Recorder, VERSION_STAMP};
@@ -52,16 +55,9 @@ struct Root {
 
 struct Stream {
     root: u32,
-    /// Set at the request headers; `None` if they never arrived.
-    outcome: Option<Outcome>,
+    outcome: Outcome,
     started_nanos: Option<u64>,
     facts: RequestFacts,
-}
-
-impl Stream {
-    fn attributed(&self) -> bool {
-        matches!(self.outcome, Some(Outcome::Attributed(_)))
-    }
 }
 
 thread_local! {
@@ -84,22 +80,6 @@ fn with_stream(context_id: u32, f: impl FnOnce(&mut Stream)) {
     with_vm(|vm| {
         if let Some(stream) = vm.streams.get_mut(&context_id) {
             f(stream);
-        }
-    });
-}
-
-/// Runs `f` on a stream and its root's recorder; a stream whose root has
-/// no accepted configuration is not counted.
-fn with_configured_stream(context_id: u32, f: impl FnOnce(&mut Stream, &mut Recorder)) {
-    with_vm(|vm| {
-        let Vm { roots, streams } = vm;
-        if let Some(stream) = streams.get_mut(&context_id) {
-            if let Some(recorder) = roots
-                .get_mut(&stream.root)
-                .and_then(|root| root.recorder.as_mut())
-            {
-                f(stream, recorder);
-            }
         }
     });
 }
@@ -133,25 +113,46 @@ pub extern "C" fn proxy_abi_version_0_2_1() {}
 
 #[no_mangle]
 pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
+    count::hit(Kind::EntryMemoryAllocate);
     abi::allocate(size)
 }
 
+/// A root context is registered; a stream (parent non-zero) of a configured
+/// root gets its outcome here, from the route name: Envoy creates the
+/// stream's context when the request headers reach the filter (the route is
+/// chosen by then), so no request-headers callback is needed. An
+/// attributed stream also takes its start time here.
 #[no_mangle]
 pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
+    let _call = StreamCall::enter(Kind::EntryContextCreate);
     with_vm(|vm| {
         if parent_context_id == 0 {
-            vm.roots.insert(context_id, Root::default());
-        } else {
-            vm.streams.insert(
-                context_id,
-                Stream {
-                    root: parent_context_id,
-                    outcome: None,
-                    started_nanos: None,
-                    facts: RequestFacts::default(),
-                },
-            );
+            vm.roots.entry(context_id).or_default();
+            return;
         }
+        let Some(recorder) = vm
+            .roots
+            .get_mut(&parent_context_id)
+            .and_then(|root| root.recorder.as_mut())
+        else {
+            return;
+        };
+        let route = read_route_name();
+        let outcome = recorder.outcome(route.as_ref().map(HostBytes::as_slice));
+        drop(route);
+        let started_nanos = match outcome {
+            Outcome::Attributed(_) => now(),
+            _ => None,
+        };
+        vm.streams.insert(
+            context_id,
+            Stream {
+                root: parent_context_id,
+                outcome,
+                started_nanos,
+                facts: RequestFacts::default(),
+            },
+        );
     });
 }
 
@@ -210,6 +211,7 @@ pub extern "C" fn proxy_on_configure(
 #[no_mangle]
 pub extern "C" fn proxy_on_tick(root_context_id: u32) {
     flush(root_context_id);
+    count::flush();
 }
 
 fn flush(root_context_id: u32) {
@@ -227,48 +229,15 @@ fn flush(root_context_id: u32) {
 }
 
 #[no_mangle]
-pub extern "C" fn proxy_on_request_headers(
-    context_id: u32,
-    _headers: usize,
-    _end_of_stream: u32,
-) -> u32 {
-    with_configured_stream(context_id, |stream, recorder| {
-        let route = read_route_name();
-        let outcome = recorder.outcome(route.as_ref().map(HostBytes::as_slice));
-        stream.outcome = Some(outcome);
-        if stream.attributed() {
-            stream.started_nanos = now();
-        }
-    });
-    CONTINUE
-}
-
-#[no_mangle]
 pub extern "C" fn proxy_on_request_body(
     context_id: u32,
     body_size: usize,
     _end_of_stream: u32,
 ) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryRequestBody);
     with_stream(context_id, |stream| {
         let bytes = &mut stream.facts.request_bytes;
         *bytes = bytes.saturating_add(body_size as u64);
-    });
-    CONTINUE
-}
-
-#[no_mangle]
-pub extern "C" fn proxy_on_response_headers(
-    context_id: u32,
-    _headers: usize,
-    _end_of_stream: u32,
-) -> u32 {
-    with_stream(context_id, |stream| {
-        if stream.attributed() {
-            stream.facts.response_code = abi::response_header(STATUS)
-                .ok()
-                .flatten()
-                .and_then(|value| parse_status(value.as_slice()));
-        }
     });
     CONTINUE
 }
@@ -279,6 +248,7 @@ pub extern "C" fn proxy_on_response_body(
     body_size: usize,
     _end_of_stream: u32,
 ) -> u32 {
+    let _call = StreamCall::enter(Kind::EntryResponseBody);
     with_stream(context_id, |stream| {
         let bytes = &mut stream.facts.response_bytes;
         *bytes = bytes.saturating_add(body_size as u64);
@@ -286,42 +256,52 @@ pub extern "C" fn proxy_on_response_body(
     CONTINUE
 }
 
+/// The end of a stream (Envoy's access-log phase, after the response):
+/// the stream's state ends here. The status is the `:status` of the
+/// response headers sent downstream, which Envoy exposes in this phase.
 #[no_mangle]
 pub extern "C" fn proxy_on_log(context_id: u32) {
-    with_configured_stream(context_id, |stream, recorder| {
-        // Headers never seen (a stream reset first): the route, if any, is
-        // known by now.
-        let outcome = match stream.outcome {
-            Some(outcome) => outcome,
-            None => {
-                let route = read_route_name();
-                recorder.outcome(route.as_ref().map(HostBytes::as_slice))
-            }
+    let _call = StreamCall::enter(Kind::EntryLog);
+    with_vm(|vm| {
+        let Vm { roots, streams } = vm;
+        let Some(mut stream) = streams.remove(&context_id) else {
+            return;
         };
-        if let (Outcome::Attributed(_), Some(start)) = (outcome, stream.started_nanos) {
-            stream.facts.duration_nanos = now().and_then(|end| end.checked_sub(start));
+        let Some(recorder) = roots
+            .get_mut(&stream.root)
+            .and_then(|root| root.recorder.as_mut())
+        else {
+            return;
+        };
+        if let Outcome::Attributed(_) = stream.outcome {
+            if let Some(start) = stream.started_nanos {
+                stream.facts.duration_nanos = now().and_then(|end| end.checked_sub(start));
+            }
+            stream.facts.response_code = abi::response_header(STATUS)
+                .ok()
+                .flatten()
+                .and_then(|value| parse_status(value.as_slice()));
         }
         let refused_before = recorder.sink_errors().count;
-        recorder.record(outcome, &stream.facts, &mut HostSink);
+        recorder.record(stream.outcome, &stream.facts, &mut HostSink);
         warn_on_first_refusal(recorder, refused_before);
     });
 }
 
+/// A stream's state normally ended at its log; one that never logged ends
+/// here. A root context ends with its plugin (configuration change, drain):
+/// it hands over what is still counted only here, and its state goes.
+/// `proxy_on_delete` is not exported: after this there is nothing to free,
+/// and Envoy does not enter the VM for a callback the module lacks.
 #[no_mangle]
 pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
-    // A root context ends with its plugin (configuration change, drain):
-    // hand over what is still counted only here.
-    flush(context_id);
+    let _call = StreamCall::enter(Kind::EntryDone);
+    let was_stream = with_vm(|vm| vm.streams.remove(&context_id).is_some());
+    if !was_stream {
+        flush(context_id);
+        with_vm(|vm| vm.roots.remove(&context_id));
+    }
     TRUE
-}
-
-#[no_mangle]
-pub extern "C" fn proxy_on_delete(context_id: u32) {
-    with_vm(|vm| {
-        if vm.streams.remove(&context_id).is_none() {
-            vm.roots.remove(&context_id);
-        }
-    });
 }
 
 /// One line when the host first refuses a metric call, not one per request.

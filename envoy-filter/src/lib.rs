@@ -18,6 +18,8 @@ pub mod route;
 #[cfg(target_arch = "wasm32")]
 mod abi;
 #[cfg(target_arch = "wasm32")]
+mod count;
+#[cfg(target_arch = "wasm32")]
 mod glue;
 
 pub use config::{Config, ConfigError, PreviewPolicy};

@@ -10,8 +10,9 @@ pub struct RequestFacts {
     /// HTTP status sent downstream; `None` when no response started (stream
     /// reset) or the `:status` header was malformed.
     pub response_code: Option<i64>,
-    /// From the filter seeing the request headers to the end of the stream;
-    /// `None` when the host clock could not be read or went backwards.
+    /// From the filter seeing the request (its context created) to the end
+    /// of the stream; `None` when the host clock could not be read or went
+    /// backwards.
     pub duration_nanos: Option<u64>,
     /// Request body bytes (headers excluded).
     pub request_bytes: u64,
