@@ -319,8 +319,8 @@ mod tests {
         }
     }
 
-    /// Fuzzing finding F2: a value JSON itself refuses was named only by
-    /// its position.
+    /// A value JSON itself refuses names its field, not only a position
+    /// (docs/reliability.md, finding F2).
     #[test]
     fn values_that_are_not_json_name_their_field() {
         for (json, field) in [

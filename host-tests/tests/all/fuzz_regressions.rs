@@ -15,8 +15,8 @@ fn rejection_of_a_field_name_with_control_characters_is_one_line() {
         br#"{"a\nb": 1}"#,
         br#"{"a\r\nmax_label_sets\u0000": 1}"#,
         br#"{"route_pattern": "(?P<project>x)\n(?P<environment>y)"}"#,
-        // F4, found by a 20 s CI run: DEL (0x7f) in a key. The log line
-        // was escaped already; `ConfigError`'s own message was not.
+        // DEL (0x7f) in a key: `ConfigError`'s own message must be escaped,
+        // not only the log line (docs/reliability.md, finding F4).
         b"{\"prev\x7f\x7fy\x7fie^httproute/onmx_label_sets\": 5000}",
     ] {
         let lines = rejected(config);
@@ -30,10 +30,9 @@ fn rejection_of_a_field_name_with_control_characters_is_one_line() {
     }
 }
 
-/// fuzz target `filter_config` (F2): a value serde_json refuses to read (a
-/// number beyond f64) was rejected as "not a valid JSON object: number out
-/// of range at line 1 column N", naming no field. The rejection now names
-/// the field whose value it is.
+/// A value serde_json refuses to read (a number beyond f64) is rejected
+/// naming the field whose value it is, not only "number out of range at line
+/// 1 column N" (docs/reliability.md, finding F2).
 #[test]
 fn rejection_of_a_value_that_is_not_json_names_its_field() {
     for (config, field) in [
