@@ -94,9 +94,7 @@ fn main() {
         }
         match cmd.status() {
             Ok(s) if s.success() => {}
-            Ok(s) => fail(&format!(
-                "building {package} for {TARGET} failed ({s})"
-            )),
+            Ok(s) => fail(&format!("building {package} for {TARGET} failed ({s})")),
             Err(e) => fail(&format!("could not run cargo for {package}: {e}")),
         }
     }

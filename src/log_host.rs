@@ -188,7 +188,10 @@ impl LogTransform {
     /// instantiation and warns about a WASI module that is neither a
     /// command nor a reactor), and never configured by the host. Its stderr
     /// is kept ([`LogTransform::stderr`]).
-    pub fn fluent_bit(module: &LogModule, accessible_paths: &[&Path]) -> Result<Self, LogHostError> {
+    pub fn fluent_bit(
+        module: &LogModule,
+        accessible_paths: &[&Path],
+    ) -> Result<Self, LogHostError> {
         let exports = |name: &str| module.module.get_export(name).is_some();
         if !exports("_initialize") || exports("_start") {
             return Err(LogHostError::Abi(
@@ -198,9 +201,9 @@ impl LogTransform {
         }
         let mut wasi = WasiCtxBuilder::new();
         for dir in accessible_paths {
-            let guest = dir.to_str().ok_or_else(|| {
-                LogHostError::Abi(format!("{}: not a UTF-8 path", dir.display()))
-            })?;
+            let guest = dir
+                .to_str()
+                .ok_or_else(|| LogHostError::Abi(format!("{}: not a UTF-8 path", dir.display())))?;
             wasi.preopened_dir(dir, guest, FsPerms::ReadOnly)
                 .map_err(LogHostError::Instantiate)?;
         }
@@ -267,7 +270,14 @@ impl LogTransform {
         let record_ptr = self.dup_data(record);
         let result = record_ptr.and_then(|record_ptr| {
             let filter = self.exports.filter_log.clone();
-            let args = (tag_ptr, len32(tag)?, time.0, time.1, record_ptr, len32(record)?);
+            let args = (
+                tag_ptr,
+                len32(tag)?,
+                time.0,
+                time.1,
+                record_ptr,
+                len32(record)?,
+            );
             let out = filter
                 .call(&mut self.store, args)
                 .map_err(|error| LogHostError::Call {
@@ -302,7 +312,9 @@ impl LogTransform {
         memory
             .write(&mut self.store, ptr as usize, input)
             .and_then(|()| memory.write(&mut self.store, ptr as usize + input.len(), &[0]))
-            .map_err(|e| LogHostError::Abi(format!("malloc returned memory outside the module: {e}")))?;
+            .map_err(|e| {
+                LogHostError::Abi(format!("malloc returned memory outside the module: {e}"))
+            })?;
         Ok(ptr)
     }
 

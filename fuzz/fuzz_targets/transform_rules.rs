@@ -2,8 +2,10 @@
 //! bytes under the default configuration and a configuration using every
 //! field: the output is exactly the object the rulebook gives
 //! (`starform_fuzz::records`), so exactly one JSON object whose identity is
-//! the record's normalised labels or a quarantine; and a second pass over an
-//! output changes nothing.
+//! the record's normalised labels or a quarantine; the fast path for records
+//! already in output form (`transform_into`) writes exactly what the general
+//! path (`transform_general_into`) writes, with the same outcome; and a
+//! second pass over an output changes nothing.
 //!
 //! Input: one record (the whole input), then each `\n`-separated line.
 #![no_main]
@@ -12,7 +14,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use starform_fuzz::records::check;
-use starform_vector_transform::{ndjson, transform, CompiledConfig, TransformConfig};
+use starform_vector_transform::{
+    ndjson, transform, transform_general_into, transform_into, CompiledConfig, TransformConfig,
+};
 
 /// Aliases for every canonical key, an environment alias, a namespace
 /// template and a small size limit.
@@ -30,9 +34,30 @@ fn configs() -> &'static [(TransformConfig, CompiledConfig); 2] {
     })
 }
 
+/// `transform_into` (the fast path where it applies) against the general
+/// path alone: same bytes, same outcome.
+fn same_as_general(compiled: &CompiledConfig, record: &[u8]) {
+    let (mut fast, mut general) = (Vec::new(), Vec::new());
+    let fast_outcome = transform_into(compiled, record, &mut fast);
+    let general_outcome = transform_general_into(compiled, record, &mut general);
+    assert_eq!(
+        String::from_utf8_lossy(&fast),
+        String::from_utf8_lossy(&general),
+        "the fast path wrote something else"
+    );
+    assert_eq!(fast, general, "the fast path wrote other bytes");
+    assert_eq!(
+        fast_outcome, general_outcome,
+        "the fast path decided otherwise"
+    );
+}
+
 fn one(raw: &TransformConfig, compiled: &CompiledConfig, record: &[u8]) {
+    same_as_general(compiled, record);
     let out = transform(compiled, record);
     check(raw, record, &out, "first pass");
+    // An output is in output form: this is where the fast path applies.
+    same_as_general(compiled, &out);
     let again = transform(compiled, &out);
     assert_eq!(
         String::from_utf8_lossy(&again),

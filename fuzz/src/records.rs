@@ -126,18 +126,25 @@ pub fn verdict(config: &TransformConfig, record: &Map<String, Value>) -> Verdict
     if size > config.max_record_bytes {
         return Verdict::quarantine("too_large", None);
     }
+    // Rule 4's sources: `labels`, then `pod_labels` (objects only); the
+    // namespace checked is the one beside the first present.
     let kubernetes = record.get("kubernetes").and_then(Value::as_object);
-    let shape = kubernetes.and_then(|k| {
-        if let Some(labels) = k.get("labels").and_then(Value::as_object) {
-            Some((labels, "namespace_name"))
-        } else {
-            k.get("pod_labels")
-                .and_then(Value::as_object)
-                .map(|l| (l, "pod_namespace"))
-        }
-    });
-    let Some((labels, namespace_field)) = shape else {
+    let map = |field: &str| {
+        kubernetes
+            .and_then(|k| k.get(field))
+            .and_then(Value::as_object)
+    };
+    let sources: Vec<&Map<String, Value>> = [map("labels"), map("pod_labels")]
+        .into_iter()
+        .flatten()
+        .collect();
+    if sources.is_empty() {
         return Verdict::quarantine("missing_label", Some(CANONICAL[0]));
+    }
+    let namespace_field = if map("labels").is_some() {
+        "namespace_name"
+    } else {
+        "pod_namespace"
     };
     let mut settled: [Option<String>; 4] = Default::default();
     for (index, canonical) in CANONICAL.iter().enumerate() {
@@ -149,8 +156,11 @@ pub fn verdict(config: &TransformConfig, record: &Map<String, Value>) -> Verdict
                 .filter(|(_, target)| target == canonical)
                 .map(|(legacy, _)| legacy.clone()),
         );
-        for key in candidates {
-            let Some(raw) = labels.get(&key) else {
+        let visits = sources
+            .iter()
+            .flat_map(|labels| candidates.iter().map(move |key| (labels, key)));
+        for (labels, key) in visits {
+            let Some(raw) = labels.get(key) else {
                 continue;
             };
             let value = raw.as_str().and_then(|text| {
@@ -167,12 +177,12 @@ pub fn verdict(config: &TransformConfig, record: &Map<String, Value>) -> Verdict
                 }
             });
             let Some(value) = value else {
-                return Verdict::quarantine("invalid_value", Some(&key));
+                return Verdict::quarantine("invalid_value", Some(key));
             };
             match &settled[index] {
                 None => settled[index] = Some(value),
                 Some(first) if *first != value => {
-                    return Verdict::quarantine("conflict", Some(&key))
+                    return Verdict::quarantine("conflict", Some(key))
                 }
                 Some(_) => {}
             }

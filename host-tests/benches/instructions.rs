@@ -100,8 +100,15 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         all.add(spent, record.line.len());
     }
     println!("wasm instructions per record (wasmtime fuel), Fluent Bit call sequence, {RECORDS} records, seed {SEED}");
-    println!("{:<20} {:>8} {:>14} {:>12} {:>10}", "outcome", "records", "instr/record", "mean bytes", "instr/byte");
-    for (outcome, t) in by_outcome.iter().map(|(o, t)| (*o, t)).chain([("all", &all)]) {
+    println!(
+        "{:<20} {:>8} {:>14} {:>12} {:>10}",
+        "outcome", "records", "instr/record", "mean bytes", "instr/byte"
+    );
+    for (outcome, t) in by_outcome
+        .iter()
+        .map(|(o, t)| (*o, t))
+        .chain([("all", &all)])
+    {
         println!(
             "{outcome:<20} {:>8} {:>14} {:>12} {:>10.2}",
             t.records,
@@ -126,8 +133,10 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 /// `accepted`, or the quarantine reason of one output object.
 fn outcome_of(out: &[u8]) -> String {
     let value: serde_json::Value = serde_json::from_slice(out).unwrap_or_default();
-    value["starform_quarantine"]["reason"]
-        .as_str()
+    value
+        .get("starform_quarantine")
+        .and_then(|q| q.get("reason"))
+        .and_then(serde_json::Value::as_str)
         .unwrap_or("accepted")
         .to_owned()
 }

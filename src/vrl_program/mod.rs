@@ -221,32 +221,45 @@ fn shadow(out: &mut Emitter, written: &[&str]) {
     out.close();
 }
 
-/// Picks the label map (and namespace) by input shape.
+/// The label maps rule 4 reads, as the VRL variables of [`SOURCES`] (an
+/// empty object where the record has no such map), and the namespace beside
+/// the first one present.
 fn label_map(out: &mut Emitter, with_namespace: bool) {
-    out.comment("Input shape: Fluent Bit's kubernetes filter, else Vector's kubernetes_logs.");
-    out.line("labels = {}");
+    out.comment("Rule 4's sources: kubernetes.labels (Fluent Bit's kubernetes filter), then");
+    out.comment("kubernetes.pod_labels (Vector's kubernetes_logs), each only when an object.");
+    if with_namespace {
+        out.comment("The namespace checked is the one beside the first of them present.");
+    }
+    for source in SOURCES {
+        out.line(&format!("{source} = {{}}"));
+    }
     if with_namespace {
         out.line("namespace = null");
         out.line("fluent_bit_shape = true");
     }
-    out.open("if is_object(.kubernetes.labels)");
-    out.line("labels = .kubernetes.labels");
-    if with_namespace {
-        out.line("namespace = .kubernetes.namespace_name");
-    }
-    out.close_open("else if is_object(.kubernetes.pod_labels)");
-    out.line("labels = .kubernetes.pod_labels");
-    if with_namespace {
-        out.line("namespace = .kubernetes.pod_namespace");
-        out.line("fluent_bit_shape = false");
-    }
-    out.close_open("else");
+    out.open("if !is_object(.kubernetes.labels) && !is_object(.kubernetes.pod_labels)");
     out.line(&abort(
         Reason::MissingLabel,
         Some(starform_labels::keys::PROJECT),
     ));
     out.close();
+    out.open("if is_object(.kubernetes.labels)");
+    out.line("labels = .kubernetes.labels");
+    if with_namespace {
+        out.line("namespace = .kubernetes.namespace_name");
+        out.close_open("else");
+        out.line("namespace = .kubernetes.pod_namespace");
+        out.line("fluent_bit_shape = false");
+    }
+    out.close();
+    out.open("if is_object(.kubernetes.pod_labels)");
+    out.line("pod_labels = .kubernetes.pod_labels");
+    out.close();
 }
+
+/// The VRL variables holding rule 4's label maps, in the order it visits
+/// them (each named after the record field it comes from).
+const SOURCES: [&str; 2] = ["labels", "pod_labels"];
 
 /// Rule 4 for the canonical key at `index` of [`CANONICAL_KEYS`], settling
 /// the VRL variable `name`.
@@ -260,11 +273,18 @@ fn dimension(
     let canonical = CANONICAL_KEYS.get(index).copied().unwrap_or_default();
     let is_build_id = canonical == starform_labels::keys::BUILD_ID;
     out.comment(&format!(
-        "Rule 4: {canonical}, then the legacy keys aliased to it, in byte order."
+        "Rule 4: {canonical}, then the legacy keys aliased to it in byte order,"
     ));
+    out.comment("in labels, then in pod_labels; a value unlike the first one found is a conflict.");
     out.line(&format!("{name} = {UNSET}"));
-    for key in compiled.candidates(index) {
-        let path = format!("labels{}", literal::field(key));
+    let candidates = SOURCES.iter().flat_map(|source| {
+        compiled
+            .candidates(index)
+            .iter()
+            .map(move |key| (source, key))
+    });
+    for (source, key) in candidates {
+        let path = format!("{source}{}", literal::field(key));
         let invalid = abort(Reason::InvalidValue, Some(key));
         out.open(&format!("if exists({path})"));
         out.line(&format!("value = {path}"));
@@ -360,7 +380,13 @@ mod tests {
             "{program}"
         );
         for key in CANONICAL_KEYS {
-            assert!(program.contains(&format!("labels.\"{key}\"")), "{key}");
+            // Both sources, kubernetes.labels first.
+            let labels = program.find(&format!("if exists(labels.\"{key}\")"));
+            let pod_labels = program.find(&format!("if exists(pod_labels.\"{key}\")"));
+            assert!(
+                matches!((labels, pod_labels), (Some(a), Some(b)) if a < b),
+                "{key}: {program}"
+            );
         }
         assert!(program.contains(
             r#"abort encode_json({"reason": "missing_label", "key": "starform.io/project"})"#

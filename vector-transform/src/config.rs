@@ -325,9 +325,7 @@ impl CompiledConfig {
 
     /// The value an aliased environment stands for; `None` when unaliased.
     pub fn environment_alias(&self, normalised: &str) -> Option<&str> {
-        self.environment_aliases
-            .get(normalised)
-            .map(String::as_str)
+        self.environment_aliases.get(normalised).map(String::as_str)
     }
 
     pub fn namespace_template(&self) -> Option<&NamespaceTemplate> {

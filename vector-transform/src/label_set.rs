@@ -110,7 +110,10 @@ fn key_name(key: &str) -> Cow<'static, str> {
     CANONICAL_KEYS
         .iter()
         .find(|canonical| **canonical == key)
-        .map_or_else(|| Cow::Owned(key.to_owned()), |canonical| Cow::Borrowed(*canonical))
+        .map_or_else(
+            || Cow::Owned(key.to_owned()),
+            |canonical| Cow::Borrowed(*canonical),
+        )
 }
 
 /// One candidate's value after normalisation, or `None` when invalid.
@@ -189,11 +192,7 @@ mod tests {
     fn valid_labels_resolve() {
         let r = resolve(&CompiledConfig::default(), Some(&labels(full()))).unwrap();
         assert_eq!(
-            (
-                &*r.project,
-                &*r.environment,
-                &*r.service
-            ),
+            (&*r.project, &*r.environment, &*r.service),
             ("acme", "prod", "web")
         );
         assert_eq!(r.build_id, None);

@@ -26,8 +26,8 @@ pub use outcome::{Counts, Outcome, Quarantine, Reason};
 pub use scan::Scratch;
 pub use transform::{
     apply, compact_len, measured_len, transform, transform_general_into, transform_into,
-    transform_unconfigured_into, transform_with_scratch,
-    QUARANTINE_FIELD, RAW_BASE64_FIELD, RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
+    transform_unconfigured_into, transform_with_scratch, QUARANTINE_FIELD, RAW_BASE64_FIELD,
+    RAW_FIELD, RESERVED_FIELDS, SHADOWED_FIELD,
 };
 
 #[cfg(test)]

@@ -204,7 +204,10 @@ fn rule4_shapes_select_the_label_map() {
     // A key they disagree on is a conflict on that key.
     let disagree = json!({"kubernetes": {"labels": {"starform.io/project": "globex"}, "pod_labels": good_labels()}});
     let q = &default_run(&disagree.to_string())["starform_quarantine"];
-    assert_eq!((q["reason"].as_str(), q["key"].as_str()), (Some("conflict"), Some("starform.io/project")));
+    assert_eq!(
+        (q["reason"].as_str(), q["key"].as_str()),
+        (Some("conflict"), Some("starform.io/project"))
+    );
     // A `labels` that is not an object falls through to `pod_labels`.
     let fallback = json!({"kubernetes": {"labels": "x", "pod_labels": good_labels()}});
     assert_eq!(default_run(&fallback.to_string())["project"], "acme");

@@ -237,7 +237,10 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                     note(b, scratch, found, parent, key, None);
                 }
                 let (inner, closer) = if c == b'{' {
-                    (Some(key.map_or(Place::Elsewhere, |(p, k)| child(b, p, k, found))), b'}')
+                    (
+                        Some(key.map_or(Place::Elsewhere, |(p, k)| child(b, p, k, found))),
+                        b'}',
+                    )
                 } else {
                     (None, b']')
                 };
@@ -503,7 +506,9 @@ fn raw_is(bytes: &[u8], key: Span, name: &str) -> bool {
 /// `starform.io/`, not endings), so the repeated-key check compares words.
 fn fingerprint(bytes: &[u8], key: Span) -> u64 {
     let (start, end) = (key.start as usize, key.end as usize);
-    let tail = bytes.get(end.saturating_sub(8).max(start)..end).unwrap_or_default();
+    let tail = bytes
+        .get(end.saturating_sub(8).max(start)..end)
+        .unwrap_or_default();
     let mut last = [0u8; 8];
     if let Some(dst) = last.get_mut(..tail.len()) {
         dst.copy_from_slice(tail);

@@ -370,7 +370,10 @@ fn identity(labels: ResolvedLabels) -> Vec<(&'static str, Value)> {
     };
     vec![
         ("project", Value::String(labels.project.into_owned())),
-        ("environment", Value::String(labels.environment.into_owned())),
+        (
+            "environment",
+            Value::String(labels.environment.into_owned()),
+        ),
         ("service", Value::String(labels.service.into_owned())),
         ("log_kind", Value::String(kind.into())),
     ]

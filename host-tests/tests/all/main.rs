@@ -23,6 +23,7 @@ mod envoy_spoofing;
 mod filter_attribution;
 mod filter_config;
 mod filter_previews;
+mod fluent_bit_abi;
 mod fuzz_regressions;
 mod logs_pipe;
 mod metrics_pipe;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use starform_vector_transform::CompiledConfig;
-use starform_wasm::log_host::LogTransform;
+use starform_wasm::log_host::{LogModule, LogTransform};
 use wasmtime::{Engine, ExternType, Module, ValType};
 
 fn deploy_dir() -> PathBuf {
@@ -72,6 +72,10 @@ fn filters_run_in_order_on_container_logs() {
         .1;
     assert_eq!(one(&input, "name"), "tail");
     assert_eq!(one(&input, "tag"), "kube.*");
+    // A file created while Fluent Bit is down is read from its start (the
+    // DB keeps the offsets of files it already knows).
+    assert_eq!(one(&input, "read_from_head"), "On");
+    assert!(!one(&input, "db").is_empty());
     for f in filters() {
         assert_eq!(one(&f, "match"), "kube.*");
     }
@@ -120,13 +124,14 @@ fn the_mounted_configuration_is_valid_and_reachable() {
     CompiledConfig::from_json(&std::fs::read(&file).unwrap()).unwrap();
     // The module finds it where the config mounts it: a namespace template
     // written into a copy takes effect.
-    let dir = std::env::temp_dir().join(format!("starform-fb-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::support::TempDir::new("fb-config").unwrap();
+    let dir = scratch.path();
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     config["namespace_template"] = "never-{project}".into();
     std::fs::write(dir.join("log-transform.json"), config.to_string()).unwrap();
-    let mut host = LogTransform::unconfigured(Some(&dir)).unwrap();
+    let module = LogModule::vector_transform().unwrap();
+    let mut host = LogTransform::fluent_bit(module, &[dir]).unwrap();
     let record = br#"{"kubernetes":{"namespace_name":"x","labels":{"starform.io/project":"a","starform.io/environment":"b","starform.io/service":"c"}}}"#;
     let out: serde_json::Value = serde_json::from_slice(&host.transform(record).unwrap()).unwrap();
     assert_eq!(out["starform_quarantine"]["reason"], "namespace_mismatch");

@@ -78,10 +78,27 @@ fn run_generated(name: &str, config_json: &str, count: usize, base_seed: u64) ->
                 engines.explain(&record, namespace)
             );
         }
-        *tally.entry(outcome(&outputs.native)).or_default() += 1;
+        let o = outcome(&outputs.native);
+        if has_two_sources(&record) {
+            *tally.entry(format!("{TWO_SOURCES}{o}")).or_default() += 1;
+        }
+        *tally.entry(o).or_default() += 1;
     }
     eprintln!("{name}: {count} generated records agree (seed {seed}): {tally:?}");
     tally
+}
+
+/// Tally prefix of the outcomes of records with both label maps (counted
+/// under the plain outcome as well).
+const TWO_SOURCES: &str = "two sources: ";
+
+/// `kubernetes.labels` and `kubernetes.pod_labels` both objects: rule 4
+/// reads both.
+fn has_two_sources(record: &Map<String, Json>) -> bool {
+    let k8s = record.get("kubernetes");
+    ["labels", "pod_labels"]
+        .iter()
+        .all(|map| k8s.and_then(|k| k.get(*map)).is_some_and(Json::is_object))
 }
 
 /// The generator must reach every outcome the configuration allows, or the
@@ -95,17 +112,34 @@ fn assert_covers(tally: &Tally, outcomes: &[&str]) {
     }
 }
 
-/// Outcomes every configuration reaches; `conflict` needs two candidate
-/// keys for one label, so only configurations with aliases reach it.
-const OUTCOMES: [&str; 4] = ["accepted", "missing_label", "invalid_value", "too_large"];
+/// Outcomes every configuration reaches; `conflict` needs two candidates
+/// for one label: an alias beside its canonical key, or two label maps.
+const OUTCOMES: [&str; 5] = [
+    "accepted",
+    "missing_label",
+    "invalid_value",
+    "too_large",
+    "conflict",
+];
 
 #[test]
 fn generated_records_agree_default_config() {
     let tally = run_generated("default", DEFAULT, 100_000, 1);
     assert_covers(&tally, &OUTCOMES);
-    assert!(
-        !tally.contains_key("conflict"),
-        "one candidate per label cannot conflict: {tally:?}"
+    // Without aliases only a second label map can disagree with the first.
+    let conflicts = tally.get("conflict").copied().unwrap_or(0);
+    assert_eq!(
+        tally.get(&format!("{TWO_SOURCES}conflict")).copied(),
+        Some(conflicts),
+        "one candidate per label in one map cannot conflict: {tally:?}"
+    );
+    assert_covers(
+        &tally,
+        &[
+            "two sources: accepted",
+            "two sources: invalid_value",
+            "two sources: missing_label",
+        ],
     );
 }
 
@@ -113,21 +147,28 @@ fn generated_records_agree_default_config() {
 fn generated_records_agree_with_aliases() {
     let tally = run_generated("aliases", ALIASES, 100_000, 2);
     assert_covers(&tally, &OUTCOMES);
-    assert_covers(&tally, &["conflict"]);
+    assert_covers(&tally, &["two sources: conflict", "two sources: accepted"]);
 }
 
 #[test]
 fn generated_records_agree_with_namespace_template() {
     let tally = run_generated("template", TEMPLATE, 50_000, 3);
     assert_covers(&tally, &OUTCOMES);
-    assert_covers(&tally, &["namespace_mismatch"]);
+    assert_covers(
+        &tally,
+        &[
+            "namespace_mismatch",
+            "two sources: namespace_mismatch",
+            "two sources: accepted",
+        ],
+    );
 }
 
 #[test]
 fn generated_records_agree_with_template_aliases_and_limit() {
     let tally = run_generated("template+aliases+700B", TEMPLATE_ALIASES, 50_000, 4);
     assert_covers(&tally, &OUTCOMES);
-    assert_covers(&tally, &["conflict", "namespace_mismatch"]);
+    assert_covers(&tally, &["namespace_mismatch", "two sources: conflict"]);
 }
 
 #[test]
@@ -142,7 +183,7 @@ fn generated_records_agree_with_small_limit() {
 #[test]
 fn comparison_catches_known_mistakes() {
     let label = "r'^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$'";
-    let mistakes: [(&str, &str, &str, &str); 5] = [
+    let mistakes: [(&str, &str, &str, &str); 6] = [
         (
             "characters instead of bytes",
             SMALL,
@@ -172,6 +213,12 @@ fn comparison_catches_known_mistakes() {
             SMALL,
             "length(encode_json(measured))",
             "length(encode_json(.))",
+        ),
+        (
+            "kubernetes.labels alone when both maps are objects",
+            DEFAULT,
+            "if is_object(.kubernetes.pod_labels) {",
+            "if !is_object(.kubernetes.labels) {",
         ),
     ];
     for (name, config, from, to) in mistakes {
@@ -606,4 +653,63 @@ fn known_divergence_integers_beyond_i64() {
         json!(u64::MAX.to_string()),
         "Vector's decoders make it a string"
     );
+}
+
+/// Rule 4 over two label maps, hand-made: `labels` is visited before
+/// `pod_labels` whatever the record's order, a disagreement is named by the
+/// later candidate, and the namespace beside `labels` is the one checked.
+#[test]
+fn two_label_maps_are_both_sources() {
+    let full = json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"});
+    let conflict = |key: &str| json!({"reason": "conflict", "key": key});
+
+    // pod_labels first in the record, an alias in labels against the
+    // canonical key in pod_labels: the canonical key is the later candidate.
+    let out = agreed(
+        ALIASES,
+        json!({"kubernetes": {
+            "pod_labels": {"starform.io/project": "globex"},
+            "labels": {"team": "acme", "starform.io/environment": "prod", "starform.io/service": "web"}
+        }}),
+    );
+    assert_eq!(out["starform_quarantine"], conflict("starform.io/project"));
+
+    // The other way round: the alias in pod_labels is the later candidate.
+    let out = agreed(
+        ALIASES,
+        json!({"kubernetes": {"labels": full.clone(), "pod_labels": {"team": "globex"}}}),
+    );
+    assert_eq!(out["starform_quarantine"], conflict("team"));
+
+    // Equal after normalisation, and keys only one map has: accepted.
+    let out = agreed(
+        DEFAULT,
+        json!({"kubernetes": {
+            "labels": {"starform.io/project": " ACME", "starform.io/service": "web"},
+            "pod_labels": {"starform.io/project": "acme", "starform.io/environment": "prod"}
+        }}),
+    );
+    assert_eq!(
+        (&out["project"], &out["environment"], &out["service"]),
+        (&json!("acme"), &json!("prod"), &json!("web"))
+    );
+
+    // The namespace beside labels decides, even where pod_namespace matches.
+    let out = agreed(
+        TEMPLATE,
+        json!({"kubernetes": {
+            "pod_namespace": "acme-prod", "pod_labels": full.clone(),
+            "namespace_name": "other", "labels": full.clone()
+        }}),
+    );
+    assert_eq!(
+        out["starform_quarantine"],
+        json!({"reason": "namespace_mismatch", "key": "kubernetes.namespace_name"})
+    );
+    // Without labels, pod_namespace is the one.
+    let out = agreed(
+        TEMPLATE,
+        json!({"kubernetes": {"pod_namespace": "acme-prod", "namespace_name": "other", "pod_labels": full}}),
+    );
+    assert_eq!(out["project"], "acme");
 }

@@ -1,5 +1,6 @@
 //! Seeded generator of log records aimed at the rulebook's edges: both input
-//! shapes, every candidate key of the configuration, values that are valid
+//! shapes, records with both label maps (agreeing, disagreeing, keys only
+//! one of them has, in either order), every candidate key of the configuration, values that are valid
 //! only after trimming or ASCII lowercasing, Unicode that case-folds or
 //! looks like whitespace, non-string values, spoofed reserved fields, and
 //! records whose size is within a few bytes of `max_record_bytes`.
@@ -153,22 +154,7 @@ impl Records {
             build_id,
         ];
 
-        let mut labels = Map::new();
-        for (index, value) in identity.iter().enumerate() {
-            let candidates = self.compiled.candidates(index).to_vec();
-            for (n, key) in candidates.iter().enumerate() {
-                let present = match (index, value) {
-                    (3, None) => self.rng.percent(4),
-                    _ if n == 0 => self.rng.percent(88),
-                    _ => self.rng.percent(45),
-                };
-                if present {
-                    let v = self.label_value(index, value.as_deref().unwrap_or("b-9"));
-                    labels.insert(key.clone(), v);
-                }
-            }
-        }
-        self.noise_labels(&mut labels);
+        let labels = self.label_set(&identity);
 
         let final_environment = self
             .config
@@ -187,10 +173,8 @@ impl Records {
         if self.rng.percent(50) {
             record.insert("stream".into(), json!("stdout"));
         }
-        record.insert(
-            "kubernetes".into(),
-            self.kubernetes(fluent_bit, labels, namespace),
-        );
+        let kubernetes = self.kubernetes(fluent_bit, labels, namespace, &identity);
+        record.insert("kubernetes".into(), kubernetes);
         self.customer_fields(&mut record);
         if self.rng.percent(30) {
             self.spoof(&mut record);
@@ -198,6 +182,65 @@ impl Records {
         self.shuffle(&mut record);
         self.maybe_resize(&mut record, line_key);
         record
+    }
+
+    /// A label map for `identity` (project, environment, service, build
+    /// id): each candidate key of the configuration present or not, each
+    /// value the identity's or a deliberate deviation, plus noise.
+    fn label_set(&mut self, identity: &[Option<String>; 4]) -> Map<String, Json> {
+        let mut labels = Map::new();
+        for (index, value) in identity.iter().enumerate() {
+            let candidates = self.compiled.candidates(index).to_vec();
+            for (n, key) in candidates.iter().enumerate() {
+                let present = match (index, value) {
+                    (3, None) => self.rng.percent(4),
+                    _ if n == 0 => self.rng.percent(88),
+                    _ => self.rng.percent(45),
+                };
+                if present {
+                    let v = self.label_value(index, value.as_deref().unwrap_or("b-9"));
+                    labels.insert(key.clone(), v);
+                }
+            }
+        }
+        self.noise_labels(&mut labels);
+        labels
+    }
+
+    /// A second label map for a record that has `labels` too: equal, drawn
+    /// afresh for the same identity (agreeing after normalisation or not),
+    /// a part of it (keys only one map has), or it with one canonical value
+    /// replaced by another identity's.
+    fn second_source(
+        &mut self,
+        labels: &Map<String, Json>,
+        identity: &[Option<String>; 4],
+    ) -> Map<String, Json> {
+        match self.rng.below(4) {
+            0 => labels.clone(),
+            1 => self.label_set(identity),
+            2 => labels
+                .iter()
+                .filter(|_| self.rng.percent(50))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            _ => {
+                let mut other = labels.clone();
+                let index = self.rng.below(4);
+                let pool = match index {
+                    0 => PROJECTS,
+                    1 => ENVIRONMENTS,
+                    2 => SERVICES,
+                    _ => BUILD_IDS,
+                };
+                let value = *self.rng.pick(pool);
+                let value = self.disguise(value);
+                if let Some(key) = self.compiled.candidates(index).first() {
+                    other.insert(key.clone(), Json::String(value));
+                }
+                other
+            }
+        }
     }
 
     fn environment(&mut self) -> String {
@@ -304,7 +347,13 @@ impl Records {
         }
     }
 
-    fn kubernetes(&mut self, fluent_bit: bool, labels: Map<String, Json>, namespace: Json) -> Json {
+    fn kubernetes(
+        &mut self,
+        fluent_bit: bool,
+        labels: Map<String, Json>,
+        namespace: Json,
+        identity: &[Option<String>; 4],
+    ) -> Json {
         let mut k = Map::new();
         let (labels_key, namespace_key, other_labels_key) = if fluent_bit {
             ("labels", "namespace_name", "pod_labels")
@@ -317,13 +366,34 @@ impl Records {
             k.insert(namespace_key.into(), namespace);
         }
         match self.rng.below(100) {
-            0..=87 => {
+            0..=80 => {
                 k.insert(labels_key.into(), Json::Object(labels));
             }
-            88..=90 => {
-                // Both maps: the Fluent Bit one decides.
-                k.insert(labels_key.into(), Json::Object(labels.clone()));
-                k.insert(other_labels_key.into(), Json::Object(labels));
+            81..=90 => {
+                // Both maps, in either order in the record: both are
+                // sources, `labels` first, and the namespace beside
+                // `labels` is the one checked.
+                let second = self.second_source(&labels, identity);
+                let mut maps = [
+                    (labels_key, Json::Object(labels)),
+                    (other_labels_key, Json::Object(second)),
+                ];
+                if self.rng.percent(50) {
+                    maps.swap(0, 1);
+                }
+                k.extend(maps.map(|(key, map)| (key.to_owned(), map)));
+                if self.rng.percent(60) {
+                    let other_namespace = if fluent_bit {
+                        "pod_namespace"
+                    } else {
+                        "namespace_name"
+                    };
+                    let value = match k.get(namespace_key) {
+                        Some(same) if self.rng.percent(50) => same.clone(),
+                        _ => json!("default"),
+                    };
+                    k.insert(other_namespace.into(), value);
+                }
             }
             91..=93 => {
                 // Fluent Bit's map is not an object: the Vector map decides.
