@@ -50,6 +50,8 @@ struct Frame {
     place: Option<Place>,
     /// Where this object's keys start in `Scratch::keys`.
     keys_from: usize,
+    /// The fingerprint bits of its keys so far.
+    bloom: u64,
 }
 
 /// Buffers the scan reuses from record to record (the module keeps one for
@@ -191,6 +193,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
     // `None`: an array.
     let mut place = Some(Place::Top);
     let mut keys_from = 0;
+    let mut bloom = 0u64;
     if *b.get(pos)? == b'}' {
         return (pos + 1 == b.len()).then_some(());
     }
@@ -205,11 +208,16 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                 let key = span(pos + 1, end, escaped)?;
                 pos = end + 1;
                 let print = fingerprint(b, key);
-                let repeated = scratch
-                    .keys
-                    .get(keys_from..)?
-                    .iter()
-                    .any(|(p, k)| *p == print && same_raw(b, *k, key));
+                // One bit per fingerprint in a word per container: the keys
+                // are compared only when the bit was already set.
+                let bit = 1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
+                let repeated = bloom & bit != 0
+                    && scratch
+                        .keys
+                        .get(keys_from..)?
+                        .iter()
+                        .any(|(p, k)| *p == print && same_raw(b, *k, key));
+                bloom |= bit;
                 if repeated
                     || (current == Place::Top && RESERVED_FIELDS.iter().any(|f| raw_is(b, key, f)))
                 {
@@ -233,7 +241,11 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                 Some(value)
             }
             b'{' | b'[' => {
-                if let Some((parent, key)) = key {
+                if let Some((
+                    parent @ (Place::Kubernetes | Place::Labels | Place::PodLabels),
+                    key,
+                )) = key
+                {
                     note(b, scratch, found, parent, key, None);
                 }
                 let (inner, closer) = if c == b'{' {
@@ -249,9 +261,14 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                     if scratch.frames.len() >= MAX_DEPTH {
                         return None;
                     }
-                    scratch.frames.push(Frame { place, keys_from });
+                    scratch.frames.push(Frame {
+                        place,
+                        keys_from,
+                        bloom,
+                    });
                     place = inner;
                     keys_from = scratch.keys.len();
+                    bloom = 0;
                     continue;
                 }
                 // An empty container is a value like any other.
@@ -275,7 +292,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                 None
             }
         };
-        if let Some((parent, key)) = key {
+        if let Some((parent @ (Place::Kubernetes | Place::Labels | Place::PodLabels), key)) = key {
             if c != b'{' && c != b'[' {
                 note(b, scratch, found, parent, key, value);
             }
@@ -295,6 +312,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                     };
                     place = outer.place;
                     keys_from = outer.keys_from;
+                    bloom = outer.bloom;
                 }
                 _ => return None,
             }
@@ -506,14 +524,33 @@ fn raw_is(bytes: &[u8], key: Span, name: &str) -> bool {
 /// `starform.io/`, not endings), so the repeated-key check compares words.
 fn fingerprint(bytes: &[u8], key: Span) -> u64 {
     let (start, end) = (key.start as usize, key.end as usize);
-    let tail = bytes
-        .get(end.saturating_sub(8).max(start)..end)
-        .unwrap_or_default();
-    let mut last = [0u8; 8];
-    if let Some(dst) = last.get_mut(..tail.len()) {
-        dst.copy_from_slice(tail);
+    let len = end - start;
+    if len == 0 {
+        return 0;
     }
-    u64::from_le_bytes(last) ^ ((end - start) as u64).rotate_right(8)
+    // The eight bytes ending where the key ends, with those before the key
+    // shifted out: the key's last (up to) eight bytes as a little-endian
+    // number, whatever precedes it.
+    let last = match end.checked_sub(8).and_then(|from| bytes.get(from..end)) {
+        Some(tail) => word(tail),
+        // Near the start of the input: the same number, built bytewise.
+        None => {
+            let raw = bytes
+                .get(start.max(end.saturating_sub(8))..end)
+                .unwrap_or_default();
+            let mut padded = [0u8; 8];
+            if let Some(dst) = padded.get_mut(8 - raw.len()..) {
+                dst.copy_from_slice(raw);
+            }
+            u64::from_le_bytes(padded)
+        }
+    };
+    let kept = if len >= 8 {
+        last
+    } else {
+        last >> (8 * (8 - len))
+    };
+    kept ^ (len as u64).rotate_right(8)
 }
 
 /// Two canonical encodings are equal exactly when the strings are.
@@ -587,6 +624,8 @@ mod tests {
         "[]",
         "\"x\"",
         r#"{"a":1,"a":2}"#,
+        r#"{"log":"x","stream":"stdout","log":"y"}"#,
+        r#"{"k":{"pod_name":"a","pod_name":"b"}}"#,
         r#"{"k":{"a":1,"a":2}}"#,
         r#"{"project":"acme"}"#,
         r#"{"starform_quarantine":{"reason":"malformed","key":null},"starform_raw":"x"}"#,
