@@ -59,17 +59,7 @@ def main() -> None:
         "  listeners:",
         eb.listener("direct", direct, eb.route("direct", "starform"), filters),
         eb.listener("upstream", upstream_port, eb.route("upstream", "starform"), filters),
-        f"""
-  clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: upstream
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {ports.upstream} }} }} }}
-""",
+        eb.upstream_cluster(ports.upstream),
     ])
     up = eb.Envoy(args.envoy, work, "upstream", eb.upstream_bootstrap(ports), ports.upstream_admin, 1)
     envoy = eb.Envoy(args.envoy, work, "counts", yaml, ports.admin, 0)

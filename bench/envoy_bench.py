@@ -182,8 +182,13 @@ def bench_bootstrap(ports: Ports, noop: Path, starform: Path, extra: dict) -> st
             elif variant in extra:
                 filters = wasm_filter(f"starform_{variant}", extra[variant], "{}")
             out.append(listener(f"{path}_{variant}", port, route(path, variant), filters))
-    out.append(
-        f"""
+    out.append(upstream_cluster(ports.upstream))
+    return "\n".join(out)
+
+
+def upstream_cluster(port: int) -> str:
+    """The `clusters:` part of a bootstrap: one cluster `upstream` on loopback `port`."""
+    return f"""
   clusters:
   - name: upstream
     type: STATIC
@@ -192,10 +197,8 @@ def bench_bootstrap(ports: Ports, noop: Path, starform: Path, extra: dict) -> st
       cluster_name: upstream
       endpoints:
       - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {ports.upstream} }} }} }}
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
 """
-    )
-    return "\n".join(out)
 
 
 def upstream_bootstrap(ports: Ports) -> str:

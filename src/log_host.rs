@@ -318,6 +318,16 @@ impl LogTransform {
         Ok(ptr)
     }
 
+    /// Calls an export that takes nothing and returns a pointer or length.
+    fn call_nullary(
+        &mut self,
+        func: TypedFunc<(), u32>,
+        export: &'static str,
+    ) -> Result<u32, LogHostError> {
+        func.call(&mut self.store, ())
+            .map_err(|error| LogHostError::Call { export, error })
+    }
+
     fn free(&mut self, ptr: u32) -> Result<(), LogHostError> {
         self.exports
             .free
@@ -351,14 +361,7 @@ impl LogTransform {
             filter.call(store, (0, 0, 0, 0, ptr, len))
         })?;
         let out = self.read_c_string(ptr)?;
-        let reported = self
-            .exports
-            .output_ptr
-            .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call {
-                export: "starform_output_ptr",
-                error,
-            })?;
+        let reported = self.call_nullary(self.exports.output_ptr.clone(), "starform_output_ptr")?;
         if reported != ptr {
             return Err(LogHostError::Abi(format!(
                 "starform_filter_log returned {ptr:#x}, the output buffer is at {reported:#x}"
@@ -379,14 +382,7 @@ impl LogTransform {
 
     /// Outcome counters since the instance was created.
     pub fn counts(&mut self) -> Result<Counts, LogHostError> {
-        let ptr = self
-            .exports
-            .counts
-            .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call {
-                export: "starform_counts",
-                error,
-            })?;
+        let ptr = self.call_nullary(self.exports.counts.clone(), "starform_counts")?;
         let mut bytes = [0u8; Counts::WORDS * 8];
         self.exports
             .memory
@@ -424,22 +420,8 @@ impl LogTransform {
 
     /// The output buffer of the last call.
     fn output(&mut self) -> Result<Vec<u8>, LogHostError> {
-        let ptr = self
-            .exports
-            .output_ptr
-            .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call {
-                export: "starform_output_ptr",
-                error,
-            })?;
-        let len = self
-            .exports
-            .output_len
-            .call(&mut self.store, ())
-            .map_err(|error| LogHostError::Call {
-                export: "starform_output_len",
-                error,
-            })?;
+        let ptr = self.call_nullary(self.exports.output_ptr.clone(), "starform_output_ptr")?;
+        let len = self.call_nullary(self.exports.output_len.clone(), "starform_output_len")?;
         let data = self.exports.memory.data(&self.store);
         data.get(ptr as usize..(ptr as usize).saturating_add(len as usize))
             .map(<[u8]>::to_vec)
