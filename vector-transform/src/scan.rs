@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 
 use crate::transform::RESERVED_FIELDS;
-use crate::view::LabelMap;
+use crate::view::{LabelMap, FLUENT_BIT_NAMESPACE, VECTOR_NAMESPACE};
 
 /// Deeper input goes to the general path, whose parser has the nesting limit
 /// (serde_json's 128) that decides whether it is JSON at all.
@@ -397,8 +397,8 @@ fn note(
     match place {
         Place::Labels => scratch.labels.push((key, value)),
         Place::PodLabels => scratch.pod_labels.push((key, value)),
-        Place::Kubernetes if raw_is(b, key, "namespace_name") => found.namespace_name = value,
-        Place::Kubernetes if raw_is(b, key, "pod_namespace") => found.pod_namespace = value,
+        Place::Kubernetes if raw_is(b, key, FLUENT_BIT_NAMESPACE.0) => found.namespace_name = value,
+        Place::Kubernetes if raw_is(b, key, VECTOR_NAMESPACE.0) => found.pod_namespace = value,
         _ => {}
     }
 }

@@ -33,28 +33,29 @@ pub(crate) struct RecordView<'a, L: ?Sized> {
     pub(crate) namespace: (&'static str, Option<Cow<'a, str>>),
 }
 
-/// The namespace fields, as a `namespace_mismatch` quarantine names them.
-const FLUENT_BIT_NAMESPACE: &str = "kubernetes.namespace_name";
-const VECTOR_NAMESPACE: &str = "kubernetes.pod_namespace";
+/// The namespace fields: their name inside `kubernetes`, and their path as
+/// a `namespace_mismatch` quarantine names it.
+pub(crate) const FLUENT_BIT_NAMESPACE: (&str, &str) =
+    ("namespace_name", "kubernetes.namespace_name");
+pub(crate) const VECTOR_NAMESPACE: (&str, &str) = ("pod_namespace", "kubernetes.pod_namespace");
 
 impl<'a> RecordView<'a, Map<String, Value>> {
     pub(crate) fn of_map(record: &'a Map<String, Value>) -> Self {
         let k8s = record.get("kubernetes").and_then(Value::as_object);
         let map = |field: &str| k8s.and_then(|k| k.get(field)).and_then(Value::as_object);
         let labels = map("labels");
-        let field = if labels.is_some() {
+        let (name, path) = if labels.is_some() {
             FLUENT_BIT_NAMESPACE
         } else {
             VECTOR_NAMESPACE
         };
-        let name = field.trim_start_matches("kubernetes.");
         let namespace = k8s
             .and_then(|k| k.get(name))
             .and_then(Value::as_str)
             .map(Cow::Borrowed);
         Self {
             sources: [labels, map("pod_labels")],
-            namespace: (field, namespace),
+            namespace: (path, namespace),
         }
     }
 }
@@ -62,14 +63,14 @@ impl<'a> RecordView<'a, Map<String, Value>> {
 impl<'a> RecordView<'a, crate::scan::ScannedMap<'a>> {
     pub(crate) fn of_scanned(scanned: &'a Scanned<'a>) -> Self {
         let labels = scanned.labels.as_ref();
-        let (field, span) = if labels.is_some() {
+        let ((_, path), span) = if labels.is_some() {
             (FLUENT_BIT_NAMESPACE, scanned.namespace_name)
         } else {
             (VECTOR_NAMESPACE, scanned.pod_namespace)
         };
         Self {
             sources: [labels, scanned.pod_labels.as_ref()],
-            namespace: (field, span.map(|s| scanned.string(s))),
+            namespace: (path, span.map(|s| scanned.string(s))),
         }
     }
 }
