@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use starform_vector_transform::Counts;
-use wasmtime::{Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime::{Config, Engine, Instance, Linker, Memory, Module, OperatorCost, Store, TypedFunc};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -42,7 +42,10 @@ pub enum Metering {
     /// Every wasm instruction executed is counted (wasmtime fuel: one unit
     /// per instruction, control markers such as `block`/`end` free): the
     /// deterministic measure of what an interpreter (WAMR in Fluent Bit)
-    /// pays, whatever the machine.
+    /// pays, whatever the machine. A bulk-memory instruction
+    /// (`memory.copy`, `memory.fill`) is one instruction like any other, as
+    /// an interpreter dispatches it once and runs a native memmove; wasmtime
+    /// by default would also charge a unit per byte it moves.
     Instructions,
 }
 
@@ -57,7 +60,13 @@ fn engine(metering: Metering) -> Result<&'static Engine, LogHostError> {
     };
     cell.get_or_init(|| {
         let mut config = Config::new();
-        config.consume_fuel(metering == Metering::Instructions);
+        if metering == Metering::Instructions {
+            let mut cost = OperatorCost::new();
+            cost.variable.memory_copy_per_byte = 0;
+            cost.variable.memory_fill_per_byte = 0;
+            cost.variable.memory_init_per_byte = 0;
+            config.consume_fuel(true).operator_cost(cost);
+        }
         Engine::new(&config).map_err(|e| format!("{e:#}"))
     })
     .as_ref()

@@ -65,11 +65,16 @@ fn validate(s: &str) -> Result<(), InvalidLabel> {
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return Err(InvalidLabel::Empty);
     };
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    // Bytes, not chars: every allowed character is one ASCII byte, and this
+    // runs on every log record's labels.
+    if let Some(at) = bytes
+        .iter()
+        .position(|b| !matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
     {
-        return Err(InvalidLabel::BadChar(c));
+        let c = s.get(at..).and_then(|rest| rest.chars().next());
+        return Err(InvalidLabel::BadChar(
+            c.unwrap_or(char::REPLACEMENT_CHARACTER),
+        ));
     }
     if s.len() > MAX_LABEL_LEN {
         return Err(InvalidLabel::TooLong(s.len()));

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use starform_labels::config_json::{self, OneLine, ReadError};
 use starform_labels::{keys, DnsLabel, InvalidLabel};
 
+use crate::label_keys::LabelKeys;
+use crate::scan::same_words;
+
 /// Default for [`TransformConfig::max_record_bytes`]: 1 MiB.
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1_048_576;
 
@@ -206,10 +209,13 @@ impl NamespaceTemplate {
                 TemplatePart::Environment => environment,
                 TemplatePart::Service => service,
             };
-            match rest.strip_prefix(piece) {
-                Some(r) => rest = r,
-                None => return false,
+            // Word by word: `strip_prefix` would call libc's bytewise
+            // `memcmp`, and this runs for every record.
+            let head = rest.as_bytes().get(..piece.len());
+            if !head.is_some_and(|head| same_words(head, piece.as_bytes())) {
+                return false;
             }
+            rest = rest.get(piece.len()..).unwrap_or_default();
         }
         rest.is_empty()
     }
@@ -234,7 +240,7 @@ impl NamespaceTemplate {
 pub struct CompiledConfig {
     /// Per canonical key (index as in [`CANONICAL_KEYS`]): the candidate keys
     /// in rule order — the canonical key, then its legacy keys in byte order.
-    candidates: [Vec<String>; 4],
+    candidates: LabelKeys,
     environment_aliases: BTreeMap<String, String>,
     namespace_template: Option<NamespaceTemplate>,
     max_record_bytes: u64,
@@ -243,7 +249,7 @@ pub struct CompiledConfig {
 impl Default for CompiledConfig {
     fn default() -> Self {
         Self {
-            candidates: CANONICAL_KEYS.map(|k| vec![k.to_owned()]),
+            candidates: LabelKeys::new(&CANONICAL_KEYS.map(|k| vec![k.to_owned()])),
             environment_aliases: BTreeMap::new(),
             namespace_template: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
@@ -260,6 +266,7 @@ impl CompiledConfig {
     /// Validates a configuration.
     pub fn compile(config: &TransformConfig) -> Result<Self, ConfigError> {
         let mut compiled = Self::default();
+        let mut candidates = CANONICAL_KEYS.map(|k| vec![k.to_owned()]);
         // BTreeMap iterates in byte order of the legacy key, which is the
         // order the rulebook visits the aliases in.
         for (legacy, target) in &config.key_aliases {
@@ -278,10 +285,11 @@ impl CompiledConfig {
                     legacy: legacy.clone(),
                     target: target.clone(),
                 })?;
-            if let Some(list) = compiled.candidates.get_mut(index) {
+            if let Some(list) = candidates.get_mut(index) {
                 list.push(legacy.clone());
             }
         }
+        compiled.candidates = LabelKeys::new(&candidates);
         for (key, value) in &config.environment_aliases {
             DnsLabel::parse(key).map_err(|reason| ConfigError::EnvironmentAliasKey {
                 key: key.clone(),
@@ -310,10 +318,12 @@ impl CompiledConfig {
     /// Candidate label keys for the canonical key at `index` of
     /// [`CANONICAL_KEYS`], in rule order.
     pub fn candidates(&self, index: usize) -> &[String] {
-        self.candidates
-            .get(index)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        self.candidates.keys_of(index)
+    }
+
+    /// Every candidate key, numbered (what the fast scan matches labels against).
+    pub(crate) fn label_keys(&self) -> &LabelKeys {
+        &self.candidates
     }
 
     /// The environment value `normalised` stands for (itself when unaliased).

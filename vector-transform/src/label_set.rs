@@ -6,6 +6,7 @@ use starform_labels::is_dns_label;
 
 use crate::config::{CompiledConfig, CANONICAL_KEYS};
 use crate::outcome::{Quarantine, Reason};
+use crate::scan::same_words;
 use crate::view::LabelMap;
 
 /// The values rule 4 settled on, borrowed from the record (or the
@@ -85,8 +86,8 @@ fn settle<'a, L: LabelMap + ?Sized>(
 ) -> Result<Option<Cow<'a, str>>, Quarantine> {
     let mut first: Option<Cow<'a, str>> = None;
     for labels in sources.iter().flatten() {
-        for key in config.candidates(index) {
-            let Some(raw) = labels.lookup(key) else {
+        for (id, key) in config.label_keys().of(index) {
+            let Some(raw) = labels.lookup(id, key) else {
                 continue;
             };
             let value = raw
@@ -94,7 +95,7 @@ fn settle<'a, L: LabelMap + ?Sized>(
                 .ok_or_else(|| Quarantine::new(Reason::InvalidValue, key_name(key)))?;
             match &first {
                 None => first = Some(value),
-                Some(settled) if *settled != value => {
+                Some(settled) if !same_words(settled.as_bytes(), value.as_bytes()) => {
                     return Err(Quarantine::new(Reason::Conflict, key_name(key)))
                 }
                 Some(_) => {}
@@ -138,6 +139,10 @@ fn candidate_value<'a>(
 /// be empty; any other value is trimmed, ASCII-lowercased and must then be a
 /// DNS-1123 label (nothing else is rewritten: `my_svc` stays invalid).
 fn normalise(index: usize, text: &str) -> Option<Cow<'_, str>> {
+    // Nearly every value is already a label: nothing to trim or lowercase.
+    if index != BUILD_ID && is_dns_label(text) {
+        return Some(Cow::Borrowed(text));
+    }
     let trimmed = text.trim();
     if index == BUILD_ID {
         return (!trimmed.is_empty()).then_some(Cow::Borrowed(trimmed));

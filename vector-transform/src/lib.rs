@@ -4,10 +4,11 @@
 //!
 //! The pure core ([`config`], [`transform()`]) is plain Rust and runs
 //! natively in tests and in the VRL twin's differential test; the wasm ABI
-//! exports (`abi`) are compiled only for wasm32.
+//! exports (`abi`) are compiled only for wasm32 WASI.
 
 mod base64;
 pub mod config;
+mod label_keys;
 mod label_set;
 pub mod ndjson;
 pub mod outcome;
@@ -15,9 +16,11 @@ mod scan;
 mod transform;
 mod view;
 
-#[cfg(target_arch = "wasm32")]
+// The exports are for WASI hosts (Fluent Bit, the embedded host): a build
+// for another wasm target (a browser) links the core alone.
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod abi;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod preopens;
 
 pub use config::{CompiledConfig, ConfigError, TransformConfig, DEFAULT_MAX_RECORD_BYTES};

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 
+use crate::label_keys::LabelKeys;
 use crate::transform::RESERVED_FIELDS;
 use crate::view::{LabelMap, FLUENT_BIT_NAMESPACE, VECTOR_NAMESPACE};
 
@@ -31,8 +32,9 @@ pub(crate) struct Span {
     escaped: bool,
 }
 
-/// One member of a label map: its key, and its value if that is a string.
-type Member = (Span, Option<Span>);
+/// A candidate label key as found in one label map: `None` when absent,
+/// `Some(None)` when its value is not a string.
+type Slot = Option<Option<Span>>;
 
 /// Where an object sits, as far as the rules care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,11 +60,12 @@ struct Frame {
 /// its lifetime, so the per-record work allocates nothing once warm).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    /// The keys of the objects being read, each with its [`fingerprint`].
-    keys: Vec<(u64, Span)>,
+    /// The [`fingerprint`]s of the keys of the objects being read.
+    prints: Vec<u64>,
     frames: Vec<Frame>,
-    labels: Vec<Member>,
-    pod_labels: Vec<Member>,
+    /// One slot per candidate label key (numbered as in [`LabelKeys`]) for
+    /// `kubernetes.labels`, then as many for `kubernetes.pod_labels`.
+    slots: Vec<Slot>,
 }
 
 /// What the rules read from a record in output form.
@@ -82,33 +85,22 @@ impl Scanned<'_> {
     }
 }
 
-/// A label map found by the scan.
+/// A label map found by the scan: the candidate keys it holds, by number.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScannedMap<'a> {
     text: &'a [u8],
-    members: &'a [Member],
+    slots: &'a [Slot],
 }
 
 impl LabelMap for ScannedMap<'_> {
-    fn lookup(&self, key: &str) -> Option<Option<Cow<'_, str>>> {
-        // Keys are unique (a repeated key sends the record to the general path).
-        let (_, value) = self
-            .members
-            .iter()
-            .find(|(k, _)| span_equals(self.text, *k, key))?;
-        Some(value.map(|v| decode(self.text, v)))
+    fn lookup(&self, id: usize, _key: &str) -> Option<Option<Cow<'_, str>>> {
+        let found = (*self.slots.get(id)?)?;
+        Some(found.map(|v| decode(self.text, v)))
     }
-}
-
-fn span_equals(text: &[u8], span: Span, other: &str) -> bool {
-    if span.escaped {
-        return decode(text, span) == other;
-    }
-    text.get(span.start as usize..span.end as usize) == Some(other.as_bytes())
 }
 
 /// Unescapes a string span the scan accepted (UTF-8, only the escapes
-/// `Scanner::string` accepts).
+/// [`string_end`] accepts).
 fn decode(text: &[u8], span: Span) -> Cow<'_, str> {
     let raw = text
         .get(span.start as usize..span.end as usize)
@@ -146,25 +138,41 @@ fn decode(text: &[u8], span: Span) -> Cow<'_, str> {
 }
 
 /// Scans `input`; `Some` only when it is a JSON object in output form with
-/// no reserved top-level field.
-pub(crate) fn scan<'a>(input: &'a [u8], scratch: &'a mut Scratch) -> Option<Scanned<'a>> {
+/// no reserved top-level field. Labels are matched against `keys`.
+pub(crate) fn scan<'a>(
+    input: &'a [u8],
+    scratch: &'a mut Scratch,
+    keys: &LabelKeys,
+) -> Option<Scanned<'a>> {
     let mut found = Found::default();
-    walk(input, scratch, &mut found)?;
-    let Scratch {
-        labels, pod_labels, ..
-    } = &*scratch;
+    walk(input, scratch, keys, &mut found)?;
+    let (labels, pod_labels) = scratch.slots.split_at(keys.len().min(scratch.slots.len()));
+    let map = |present: bool, slots| present.then_some(ScannedMap { text: input, slots });
     Some(Scanned {
         text: input,
-        labels: found.labels.then_some(ScannedMap {
-            text: input,
-            members: labels,
-        }),
-        pod_labels: found.pod_labels.then_some(ScannedMap {
-            text: input,
-            members: pod_labels,
-        }),
+        labels: map(found.labels, labels),
+        pod_labels: map(found.pod_labels, pod_labels),
         namespace_name: found.namespace_name,
         pod_namespace: found.pod_namespace,
+    })
+}
+
+/// Rule 1's output for a record that was not an object, in output form:
+/// `starform_raw` (or `starform_raw_base64`) holding a string serde_json
+/// would write the same way, then the `malformed` quarantine. The
+/// aggregator sees every such record a node wrote; the general path would
+/// parse it into a tree only to write it out unchanged.
+pub(crate) fn is_malformed_output_form(input: &[u8]) -> bool {
+    const HEADS: [&[u8]; 2] = [b"{\"starform_raw\":\"", b"{\"starform_raw_base64\":\""];
+    const TAIL: &[u8] = b"\",\"starform_quarantine\":{\"reason\":\"malformed\",\"key\":null}}";
+    let Some(body) = input.strip_suffix(TAIL) else {
+        return false;
+    };
+    // The string must end exactly where the tail begins (its first byte is
+    // the string's closing quote).
+    HEADS.iter().any(|head| {
+        body.starts_with(head)
+            && string_end(input, head.len()).is_some_and(|(end, _)| end == body.len())
     })
 }
 
@@ -176,17 +184,21 @@ struct Found {
     pod_namespace: Option<Span>,
 }
 
+/// A key as the walk holds it: the object it is in, where it is, its
+/// fingerprint.
+type Key = (Place, Span, u64);
+
 /// The whole input: one object, nothing after it. One loop with its state
 /// in locals (the scan is most of what the module executes per record, and
-/// an interpreter pays for every load and store): `place` and `keys_from`
-/// describe the innermost open container, `scratch.frames` the ones around
-/// it.
-fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
-    scratch.keys.clear();
+/// an interpreter pays for every load, store and call): `place` and
+/// `keys_from` describe the innermost open container, `scratch.frames` the
+/// ones around it.
+fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) -> Option<()> {
+    scratch.prints.clear();
     scratch.frames.clear();
-    scratch.labels.clear();
-    scratch.pod_labels.clear();
-    if *b.first()? != b'{' {
+    scratch.slots.clear();
+    scratch.slots.resize(2 * keys.len(), None);
+    if *b.first()? != b'{' || u32::try_from(b.len()).is_err() {
         return None;
     }
     let mut pos = 1;
@@ -199,36 +211,38 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
     }
     loop {
         // A member's key (objects) or nothing (arrays), then the value.
-        let key = match place {
+        let key: Option<Key> = match place {
             Some(current) => {
                 if *b.get(pos)? != b'"' {
                     return None;
                 }
                 let (end, escaped) = string_end(b, pos + 1)?;
-                let key = span(pos + 1, end, escaped)?;
+                let key = span(pos + 1, end, escaped);
                 pos = end + 1;
                 let print = fingerprint(b, key);
-                // One bit per fingerprint in a word per container: the keys
-                // are compared only when the bit was already set.
-                let bit = 1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
-                let repeated = bloom & bit != 0
-                    && scratch
-                        .keys
-                        .get(keys_from..)?
-                        .iter()
-                        .any(|(p, k)| *p == print && same_raw(b, *k, key));
+                // One bit per fingerprint in a word per container: the
+                // object's fingerprints are compared only when the bit was
+                // already set. Two keys with one fingerprint are taken for
+                // a repeated key without comparing them: the general path
+                // decides such a record (different keys almost never share
+                // their last eight bytes and their length).
+                let bit = bloom_bit(print);
+                let repeated =
+                    bloom & bit != 0 && scratch.prints.get(keys_from..)?.contains(&print);
                 bloom |= bit;
                 if repeated
-                    || (current == Place::Top && RESERVED_FIELDS.iter().any(|f| raw_is(b, key, f)))
+                    || (current == Place::Top
+                        && RESERVED_BLOOM & bit != 0
+                        && reserved(b, key, print))
                 {
                     return None;
                 }
-                scratch.keys.push((print, key));
+                scratch.prints.push(print);
                 if *b.get(pos)? != b':' {
                     return None;
                 }
                 pos += 1;
-                Some((current, key))
+                Some((current, key, print))
             }
             None => None,
         };
@@ -236,21 +250,19 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
         let value = match c {
             b'"' => {
                 let (end, escaped) = string_end(b, pos + 1)?;
-                let value = span(pos + 1, end, escaped)?;
+                let value = span(pos + 1, end, escaped);
                 pos = end + 1;
                 Some(value)
             }
             b'{' | b'[' => {
-                if let Some((
-                    parent @ (Place::Kubernetes | Place::Labels | Place::PodLabels),
-                    key,
-                )) = key
+                if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _, _)) =
+                    key
                 {
-                    note(b, scratch, found, parent, key, None);
+                    note(b, scratch, keys, found, key, None);
                 }
                 let (inner, closer) = if c == b'{' {
                     (
-                        Some(key.map_or(Place::Elsewhere, |(p, k)| child(b, p, k, found))),
+                        Some(key.map_or(Place::Elsewhere, |key| child(b, key, found))),
                         b'}',
                     )
                 } else {
@@ -267,7 +279,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                         bloom,
                     });
                     place = inner;
-                    keys_from = scratch.keys.len();
+                    keys_from = scratch.prints.len();
                     bloom = 0;
                     continue;
                 }
@@ -292,9 +304,9 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
                 None
             }
         };
-        if let Some((parent @ (Place::Kubernetes | Place::Labels | Place::PodLabels), key)) = key {
+        if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _, _)) = key {
             if c != b'{' && c != b'[' {
-                note(b, scratch, found, parent, key, value);
+                note(b, scratch, keys, found, key, value);
             }
         }
         // After a value: `,` continues the container; `}`/`]` closes it and
@@ -305,7 +317,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
             match (c, place) {
                 (b',', _) => break,
                 (b'}', Some(_)) | (b']', None) => {
-                    scratch.keys.truncate(keys_from);
+                    scratch.prints.truncate(keys_from);
                     let Some(outer) = scratch.frames.pop() else {
                         // The top-level object closed: the input must end here.
                         return (pos == b.len()).then_some(());
@@ -320,12 +332,13 @@ fn walk(b: &[u8], scratch: &mut Scratch, found: &mut Found) -> Option<()> {
     }
 }
 
-fn span(start: usize, end: usize, escaped: bool) -> Option<Span> {
-    Some(Span {
-        start: u32::try_from(start).ok()?,
-        end: u32::try_from(end).ok()?,
+/// `walk` takes no input longer than `u32::MAX` bytes, so positions fit.
+fn span(start: usize, end: usize, escaped: bool) -> Span {
+    Span {
+        start: start as u32,
+        end: end as u32,
         escaped,
-    })
+    }
 }
 
 /// Past `word` at `pos`, if it is there.
@@ -384,22 +397,45 @@ fn float(b: &[u8], start: usize, mut pos: usize) -> Option<usize> {
     (buffer.get(..written)? == raw.as_bytes()).then_some(pos)
 }
 
-/// Notes a member the rules read: a label (its value if a string) or a
-/// namespace field.
+/// Notes a member the rules read: a candidate label (its value if a string)
+/// or a namespace field. Inlined: it runs for every member of the maps the
+/// rules read, and most of those members are none of these.
+#[inline(always)]
 fn note(
     b: &[u8],
     scratch: &mut Scratch,
+    keys: &LabelKeys,
     found: &mut Found,
-    place: Place,
-    key: Span,
+    (place, key, print): Key,
     value: Option<Span>,
 ) {
-    match place {
-        Place::Labels => scratch.labels.push((key, value)),
-        Place::PodLabels => scratch.pod_labels.push((key, value)),
-        Place::Kubernetes if raw_is(b, key, FLUENT_BIT_NAMESPACE.0) => found.namespace_name = value,
-        Place::Kubernetes if raw_is(b, key, VECTOR_NAMESPACE.0) => found.pod_namespace = value,
-        _ => {}
+    let map = match place {
+        Place::Labels => 0,
+        Place::PodLabels => keys.len(),
+        Place::Kubernetes => {
+            if is(b, key, print, NAMESPACE_NAME) {
+                found.namespace_name = value;
+            } else if is(b, key, print, POD_NAMESPACE) {
+                found.pod_namespace = value;
+            }
+            return;
+        }
+        Place::Top | Place::Elsewhere => return,
+    };
+    // An escaped key's fingerprint is of its encoding, not of the name it
+    // decodes to: it is looked up by name.
+    if !key.escaped && keys.bloom() & bloom_bit(print) == 0 {
+        return;
+    }
+    let id = if key.escaped {
+        keys.find_decoded(&decode(b, key))
+    } else {
+        keys.find(print, |candidate| {
+            same_as_print(b, key, candidate.as_bytes())
+        })
+    };
+    if let Some(slot) = id.and_then(|id| scratch.slots.get_mut(map + id)) {
+        *slot = Some(value);
     }
 }
 
@@ -422,89 +458,124 @@ fn control_escape(digits: &[u8]) -> Option<()> {
 /// closing quote) and whether it holds an escape; `None` unless it is UTF-8
 /// and every escape is one serde_json writes.
 ///
-/// Sixteen ASCII bytes at a time until one needs a look: this loop is most
-/// of what the module executes per record, so it is written for the
-/// interpreter (few wasm instructions per byte).
-fn string_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
+/// Most of what the module executes per record is this loop, so it is
+/// written for an interpreter: plain bytes are passed eight at a time (four
+/// words a step while 32 bytes remain), and only a quote, a backslash, a
+/// control character or a non-ASCII byte is looked at alone. Inlined: a
+/// call and its two results through memory cost more than a short key.
+#[inline(always)]
+fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut pos = start;
     let mut escaped = false;
-    let mut ascii = true;
     loop {
-        while let Some(chunk) = bytes.get(pos..pos + 16) {
-            let (a, b) = chunk.split_at(8);
-            let (a, b) = (word(a), word(b));
-            if (a | b) & HIGH_BITS != 0 {
-                break;
-            }
-            let plain = plain_bytes(a) & plain_bytes(b);
-            if plain != HIGH_BITS {
-                // The first byte that is not plain, in whichever half.
-                let first = !plain_bytes(a) & HIGH_BITS;
-                pos += if first != 0 {
-                    (first.trailing_zeros() / 8) as usize
-                } else {
-                    8 + ((!plain_bytes(b) & HIGH_BITS).trailing_zeros() / 8) as usize
-                };
-                break;
-            }
-            pos += 16;
-        }
-        let b = *bytes.get(pos)?;
-        match b {
-            b'"' => break,
+        pos = skip_plain(b, pos);
+        match *b.get(pos)? {
+            b'"' => return Some((pos, escaped)),
             b'\\' => {
                 escaped = true;
-                match *bytes.get(pos + 1)? {
+                match *b.get(pos + 1)? {
                     b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => pos += 2,
                     b'u' => {
-                        control_escape(bytes.get(pos + 2..pos + 6)?)?;
+                        control_escape(b.get(pos + 2..pos + 6)?)?;
                         pos += 6;
                     }
                     _ => return None,
                 }
             }
             0..=0x1f => return None,
-            0x80.. => {
-                ascii = false;
-                pos += 1;
-            }
+            0x80.. => pos = utf8_end(b, pos)?,
+            // A plain byte among the last few of the input.
             _ => pos += 1,
         }
     }
-    if !ascii {
-        std::str::from_utf8(bytes.get(start..pos)?).ok()?;
+}
+
+/// The first byte at or after `pos` that is not plain, or where fewer than
+/// eight bytes remain.
+#[inline(always)]
+fn skip_plain(b: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = b.get(pos..pos + 32) {
+        // Word by word, leaving at the first that holds one: most strings
+        // (keys, short values) end within their first eight bytes.
+        for at in [0, 8, 16, 24] {
+            let m = special(word(chunk, at));
+            if m != 0 {
+                return pos + at + first(m);
+            }
+        }
+        pos += 32;
     }
-    Some((pos, escaped))
+    while let Some(chunk) = b.get(pos..pos + 8) {
+        let m = special(word(chunk, 0));
+        if m != 0 {
+            return pos + first(m);
+        }
+        pos += 8;
+    }
+    pos
+}
+
+/// Past the UTF-8 sequence whose first byte (0x80 or above) is at `pos`,
+/// if it is one (the Unicode standard's table of well-formed sequences).
+fn utf8_end(b: &[u8], pos: usize) -> Option<usize> {
+    let within =
+        |i: usize, low: u8, high: u8| b.get(pos + i).is_some_and(|c| (low..=high).contains(c));
+    let (len, second) = match *b.get(pos)? {
+        0xC2..=0xDF => (2, (0x80, 0xBF)),
+        0xE0 => (3, (0xA0, 0xBF)),
+        0xE1..=0xEC | 0xEE..=0xEF => (3, (0x80, 0xBF)),
+        0xED => (3, (0x80, 0x9F)),
+        0xF0 => (4, (0x90, 0xBF)),
+        0xF1..=0xF3 => (4, (0x80, 0xBF)),
+        0xF4 => (4, (0x80, 0x8F)),
+        _ => return None,
+    };
+    let rest_ok = (2..len).all(|i| within(i, 0x80, 0xBF));
+    (within(1, second.0, second.1) && rest_ok).then_some(pos + len)
 }
 
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
 
-fn word(bytes: &[u8]) -> u64 {
+/// Eight bytes at `at` of a chunk the caller has checked is long enough.
+#[inline(always)]
+fn word(chunk: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
-    word.copy_from_slice(bytes);
+    if let Some(bytes) = chunk.get(at..at + 8) {
+        word.copy_from_slice(bytes);
+    }
     u64::from_le_bytes(word)
 }
 
-/// For eight ASCII bytes: the high bit of each byte set when that byte may
-/// stand in a string as it is (not `"`, not `\\`, not below 0x20). With
-/// every byte below 0x80 no addition carries into the next byte.
-fn plain_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let printable = word.wrapping_add(ONES * 0x60);
-    let not_quote = (word ^ (ONES * u64::from(b'"'))).wrapping_add(ONES * 0x7f);
+/// The high bit of each byte of `word` that may not stand in a string as it
+/// is: `"`, `\\`, below 0x20, or 0x80 and above. Exact up to and including
+/// the first such byte (a byte of 0x80 or above may carry into the ones
+/// after it), which is all the scan reads.
+#[inline(always)]
+fn special(word: u64) -> u64 {
+    // `"` is 0x22: flipping bit 1 maps it to 0x20 and the control
+    // characters onto themselves, so one "below 0x21" test finds all of
+    // them.
+    let not_quote_or_control = (word ^ (ONES * 0x02)).wrapping_add(ONES * (0x80 - 0x21));
     let not_backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_add(ONES * 0x7f);
-    printable & not_quote & not_backslash & HIGH_BITS
+    (!(not_quote_or_control & not_backslash) | word) & HIGH_BITS
 }
 
-/// Where an object opened as the value of `key` in `parent` sits.
-fn child(b: &[u8], parent: Place, key: Span, found: &mut Found) -> Place {
+/// The index of the byte whose high bit is the lowest set in `mask`.
+#[inline(always)]
+fn first(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
+}
+
+/// Where an object opened as the value of `key` sits.
+fn child(b: &[u8], (parent, key, print): Key, found: &mut Found) -> Place {
     match parent {
-        Place::Top if raw_is(b, key, "kubernetes") => Place::Kubernetes,
-        Place::Kubernetes if raw_is(b, key, "labels") => {
+        Place::Top if is(b, key, print, KUBERNETES) => Place::Kubernetes,
+        Place::Kubernetes if is(b, key, print, LABELS) => {
             found.labels = true;
             Place::Labels
         }
-        Place::Kubernetes if raw_is(b, key, "pod_labels") => {
+        Place::Kubernetes if is(b, key, print, POD_LABELS) => {
             found.pod_labels = true;
             Place::PodLabels
         }
@@ -512,16 +583,97 @@ fn child(b: &[u8], parent: Place, key: Span, found: &mut Found) -> Place {
     }
 }
 
-/// A key compared with a plain name: an escaped key can only equal a name
-/// that holds the escaped character, and none of the names the scan looks
-/// for do.
-fn raw_is(bytes: &[u8], key: Span, name: &str) -> bool {
-    !key.escaped && bytes.get(key.start as usize..key.end as usize) == Some(name.as_bytes())
+/// A name the scan looks for, with its fingerprint.
+type Name = (&'static str, u64);
+
+const fn name(text: &'static str) -> Name {
+    (text, fingerprint_of(text.as_bytes()))
+}
+
+const KUBERNETES: Name = name("kubernetes");
+const LABELS: Name = name("labels");
+const POD_LABELS: Name = name("pod_labels");
+const NAMESPACE_NAME: Name = name(FLUENT_BIT_NAMESPACE.0);
+const POD_NAMESPACE: Name = name(VECTOR_NAMESPACE.0);
+
+/// The reserved top-level fields with their fingerprints.
+const RESERVED: [Name; 6] = {
+    let [a, b, c, d, e, f] = RESERVED_FIELDS;
+    [name(a), name(b), name(c), name(d), name(e), name(f)]
+};
+
+/// The bloom bits of the reserved top-level fields: a top-level key whose
+/// bit is not among them is none of them.
+const RESERVED_BLOOM: u64 = {
+    let [a, b, c, d, e, f] = RESERVED;
+    bloom_bit(a.1)
+        | bloom_bit(b.1)
+        | bloom_bit(c.1)
+        | bloom_bit(d.1)
+        | bloom_bit(e.1)
+        | bloom_bit(f.1)
+};
+
+fn reserved(b: &[u8], key: Span, print: u64) -> bool {
+    RESERVED.iter().any(|name| is(b, key, print, *name))
+}
+
+/// `key` is `name`: fingerprints first, the bytes only when they agree.
+#[inline(always)]
+fn is(b: &[u8], key: Span, print: u64, (text, name_print): Name) -> bool {
+    print == name_print && same_as_print(b, key, text.as_bytes())
+}
+
+/// Whether a key is `name`, once their fingerprints agree: an escaped key
+/// is not (none of the names the scan looks for holds an escaped
+/// character); otherwise the lengths must agree, and then the fingerprints
+/// already hold the whole of a key of up to eight bytes and the last eight
+/// of a longer one, so only the bytes before those are compared.
+#[inline(always)]
+fn same_as_print(bytes: &[u8], key: Span, name: &[u8]) -> bool {
+    let Some(raw) = bytes.get(key.start as usize..key.end as usize) else {
+        return false;
+    };
+    if key.escaped || raw.len() != name.len() {
+        return false;
+    }
+    let head = raw.len().saturating_sub(8);
+    match (raw.get(..head), name.get(..head)) {
+        (Some(a), Some(b)) => same_words(a, b),
+        _ => false,
+    }
+}
+
+/// Byte slices compared eight bytes at a time (the last word overlapping),
+/// without a call into libc's bytewise `memcmp`.
+pub(crate) fn same_words(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
+}
+
+/// One bit of a 64-bit bloom word per fingerprint.
+pub(crate) const fn bloom_bit(print: u64) -> u64 {
+    1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 /// A key's last eight bytes and its length in one word: keys that differ
 /// almost always differ here (label keys share prefixes such as
 /// `starform.io/`, not endings), so the repeated-key check compares words.
+/// Equal to [`fingerprint_of`] the key's bytes.
+#[inline(always)]
 fn fingerprint(bytes: &[u8], key: Span) -> u64 {
     let (start, end) = (key.start as usize, key.end as usize);
     let len = end - start;
@@ -532,7 +684,7 @@ fn fingerprint(bytes: &[u8], key: Span) -> u64 {
     // shifted out: the key's last (up to) eight bytes as a little-endian
     // number, whatever precedes it.
     let last = match end.checked_sub(8).and_then(|from| bytes.get(from..end)) {
-        Some(tail) => word(tail),
+        Some(tail) => word(tail, 0),
         // Near the start of the input: the same number, built bytewise.
         None => {
             let raw = bytes
@@ -553,9 +705,27 @@ fn fingerprint(bytes: &[u8], key: Span) -> u64 {
     kept ^ (len as u64).rotate_right(8)
 }
 
-/// Two canonical encodings are equal exactly when the strings are.
-fn same_raw(bytes: &[u8], a: Span, b: Span) -> bool {
-    bytes.get(a.start as usize..a.end as usize) == bytes.get(b.start as usize..b.end as usize)
+/// The fingerprint of a key whose encoding is `name` (the scan's
+/// [`fingerprint`], for names known ahead: the configuration's candidate
+/// keys and the fields the scan looks for).
+pub(crate) const fn fingerprint_of(name: &[u8]) -> u64 {
+    let len = name.len();
+    // The last (up to) eight bytes, the last one highest.
+    let mut kept = 0u64;
+    let mut taken = 0;
+    let mut rest = name;
+    while let [init @ .., last] = rest {
+        if taken == 8 {
+            break;
+        }
+        kept = (kept << 8) | *last as u64;
+        rest = init;
+        taken += 1;
+    }
+    if len == 0 {
+        return 0;
+    }
+    kept ^ (len as u64).rotate_right(8)
 }
 
 #[cfg(test)]
@@ -567,7 +737,8 @@ mod tests {
     const TEMPLATE: &str = r#"{"key_aliases":{"te\nam":"starform.io/project","team":"starform.io/project"},"namespace_template":"{project}-{environment}","max_record_bytes":400}"#;
 
     fn takes_fast_path(input: &str) -> bool {
-        scan(input.as_bytes(), &mut Scratch::default()).is_some()
+        let keys = CompiledConfig::default();
+        scan(input.as_bytes(), &mut Scratch::default(), keys.label_keys()).is_some()
     }
 
     /// Both paths, both configurations, one scratch reused across records.
@@ -607,6 +778,33 @@ mod tests {
         r#"{"kubernetes":{"labels":"flat","pod_labels":{"starform.io/project":"acme","starform.io/environment":"prod","starform.io/service":"web"},"pod_namespace":"acme-prod"}}"#,
         r#"{"deep":{"a":{"b":{"c":[[[{"kubernetes":{"labels":{}}}]]]}}}}"#,
     ];
+
+    const MALFORMED_OUTPUT: &[&str] = &[
+        r#"{"starform_raw":"{\"log\":\"cut off \u0001é","starform_quarantine":{"reason":"malformed","key":null}}"#,
+        r#"{"starform_raw_base64":"/w==","starform_quarantine":{"reason":"malformed","key":null}}"#,
+        r#"{"starform_raw":"","starform_quarantine":{"reason":"malformed","key":null}}"#,
+    ];
+
+    /// Rule 1's output and near misses: the copy is only for the exact form.
+    #[test]
+    fn malformed_output_is_copied_only_in_output_form() {
+        for input in MALFORMED_OUTPUT {
+            assert!(is_malformed_output_form(input.as_bytes()), "{input}");
+        }
+        assert_same(MALFORMED_OUTPUT);
+        let near = [
+            r#"{"starform_raw":"a"b","starform_quarantine":{"reason":"malformed","key":null}}"#,
+            r#"{"starform_raw":"a\/","starform_quarantine":{"reason":"malformed","key":null}}"#,
+            r#"{"starform_raw":"a","starform_quarantine":{"reason":"malformed","key":"x"}}"#,
+            r#"{"starform_raw":"a","b":1,"starform_quarantine":{"reason":"malformed","key":null}}"#,
+            r#"{"starform_quarantine":{"reason":"malformed","key":null},"starform_raw":"a"}"#,
+            r#"{"starform_raw":1,"starform_quarantine":{"reason":"malformed","key":null}}"#,
+        ];
+        for input in near {
+            assert!(!is_malformed_output_form(input.as_bytes()), "{input}");
+        }
+        assert_same(&near);
+    }
 
     #[test]
     fn records_in_output_form_take_the_fast_path_and_agree() {
@@ -660,8 +858,42 @@ mod tests {
         assert_same(&[deep.as_str()]);
     }
 
+    /// The scan's fingerprint of a key in a record and the one computed
+    /// ahead for a name agree, for keys of every length and position.
+    #[test]
+    fn fingerprints_of_keys_and_names_agree() {
+        for len in 0..20 {
+            let key: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            for input in [
+                format!("{{\"{key}\":1}}"),
+                format!("{{\"padding-key\":1,\"{key}\":1}}"),
+            ] {
+                let b = input.as_bytes();
+                let end = input.rfind("\":").unwrap();
+                let span = Span {
+                    start: (end - len) as u32,
+                    end: end as u32,
+                    escaped: false,
+                };
+                assert_eq!(
+                    fingerprint(b, span),
+                    fingerprint_of(key.as_bytes()),
+                    "{input}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn invalid_utf8_takes_the_general_path() {
-        assert!(scan(b"{\"a\":\"\xff\"}", &mut Scratch::default()).is_none());
+        let keys = CompiledConfig::default();
+        assert!(scan(
+            b"{\"a\":\"\xff\"}",
+            &mut Scratch::default(),
+            keys.label_keys()
+        )
+        .is_none());
     }
 }

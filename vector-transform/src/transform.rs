@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::config::CompiledConfig;
 use crate::label_set::{self, ResolvedLabels};
 use crate::outcome::{Outcome, Quarantine, Reason};
-use crate::scan::{scan, Scratch};
+use crate::scan::{is_malformed_output_form, scan, Scratch};
 use crate::view::{LabelMap, RecordView};
 
 /// Top-level fields a record may not set itself (rule 2), in no particular
@@ -43,15 +43,20 @@ pub fn transform_into(config: &CompiledConfig, input: &[u8], out: &mut Vec<u8>) 
 }
 
 /// [`transform_into`] with buffers kept between records. A record already in
-/// output form (see `scan`) is copied and the verdict appended; any other
-/// takes the general path.
+/// output form (see `scan`) is copied and the verdict appended; rule 1's own
+/// output in that form is copied as it is (a second pass writes it
+/// unchanged); any other record takes the general path.
 pub fn transform_with_scratch(
     config: &CompiledConfig,
     input: &[u8],
     out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Outcome {
-    let Some(scanned) = scan(input, scratch) else {
+    if is_malformed_output_form(input) {
+        out.extend_from_slice(input);
+        return Some(Reason::Malformed);
+    }
+    let Some(scanned) = scan(input, scratch, config.label_keys()) else {
         return transform_general_into(config, input, out);
     };
     let view = RecordView::of_scanned(&scanned);
@@ -132,14 +137,17 @@ fn append_verdict(
                 "runtime"
             };
             // Field names need no escaping: written as they are.
-            out.extend_from_slice(b"\"project\":");
-            json_string(&labels.project, out);
-            out.extend_from_slice(b",\"environment\":");
-            json_string(&labels.environment, out);
-            out.extend_from_slice(b",\"service\":");
-            json_string(&labels.service, out);
-            out.extend_from_slice(b",\"log_kind\":\"");
-            out.extend_from_slice(kind.as_bytes());
+            // The values are DNS-1123 labels (rule 4 accepts nothing else):
+            // nothing in them needs escaping.
+            for (field, value) in [
+                (&b"\"project\":\""[..], &*labels.project),
+                (b"\",\"environment\":\"", &*labels.environment),
+                (b"\",\"service\":\"", &*labels.service),
+                (b"\",\"log_kind\":\"", kind),
+            ] {
+                out.extend_from_slice(field);
+                out.extend_from_slice(value.as_bytes());
+            }
             out.push(b'"');
             None
         }

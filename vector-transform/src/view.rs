@@ -11,13 +11,14 @@ use crate::scan::Scanned;
 /// A pod-label map: Fluent Bit's `kubernetes.labels` or Vector's
 /// `kubernetes.pod_labels`.
 pub(crate) trait LabelMap {
-    /// `None` when `key` is absent; `Some(None)` when its value is not a
-    /// string.
-    fn lookup(&self, key: &str) -> Option<Option<Cow<'_, str>>>;
+    /// Candidate label key `key`, number `id` of the configuration's
+    /// `LabelKeys` (a map may find it by either): `None` when absent,
+    /// `Some(None)` when its value is not a string.
+    fn lookup(&self, id: usize, key: &str) -> Option<Option<Cow<'_, str>>>;
 }
 
 impl LabelMap for Map<String, Value> {
-    fn lookup(&self, key: &str) -> Option<Option<Cow<'_, str>>> {
+    fn lookup(&self, _id: usize, key: &str) -> Option<Option<Cow<'_, str>>> {
         self.get(key).map(|v| v.as_str().map(Cow::Borrowed))
     }
 }

@@ -1,0 +1,96 @@
+//! The candidate label keys of a configuration, numbered: every key rule 4
+//! reads, in rule order (the project's candidates, then the environment's,
+//! the service's, the build id's), each with the fast scan's fingerprint.
+//! The scan matches a label's key against these as it reads the record, so
+//! rule 4 then finds a candidate by its number instead of comparing strings.
+
+use crate::scan::{bloom_bit, fingerprint_of};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LabelKeys {
+    keys: Vec<String>,
+    prints: Vec<u64>,
+    /// The scan's bloom bits of `prints`: a label whose bit is not among
+    /// them is no candidate.
+    bloom: u64,
+    /// The numbers of canonical key `i`'s candidates are `first[i]..first[i + 1]`.
+    first: [usize; 5],
+}
+
+impl LabelKeys {
+    /// `candidates[i]`: canonical key `i`'s candidate keys in rule order.
+    pub(crate) fn new(candidates: &[Vec<String>; 4]) -> Self {
+        let mut keys = Vec::new();
+        let mut first = [0; 5];
+        for (i, list) in candidates.iter().enumerate() {
+            if let Some(slot) = first.get_mut(i) {
+                *slot = keys.len();
+            }
+            keys.extend(list.iter().cloned());
+        }
+        first[4] = keys.len();
+        let prints: Vec<u64> = keys.iter().map(|k| fingerprint_of(k.as_bytes())).collect();
+        let bloom = prints
+            .iter()
+            .fold(0, |bits, print| bits | bloom_bit(*print));
+        Self {
+            keys,
+            prints,
+            bloom,
+            first,
+        }
+    }
+
+    /// How many candidate keys there are.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub(crate) fn bloom(&self) -> u64 {
+        self.bloom
+    }
+
+    /// Canonical key `index`'s candidates in rule order, with their numbers.
+    pub(crate) fn of(&self, index: usize) -> impl Iterator<Item = (usize, &str)> {
+        let from = self.first.get(index).copied().unwrap_or_default();
+        let to = self.first.get(index + 1).copied().unwrap_or_default();
+        self.keys
+            .get(from..to)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(move |(offset, key)| (from + offset, key.as_str()))
+    }
+
+    /// Canonical key `index`'s candidates in rule order.
+    pub(crate) fn keys_of(&self, index: usize) -> &[String] {
+        let from = self.first.get(index).copied().unwrap_or_default();
+        let to = self.first.get(index + 1).copied().unwrap_or_default();
+        self.keys.get(from..to).unwrap_or_default()
+    }
+
+    /// The number of the candidate whose fingerprint is `print` and which
+    /// `is_key` confirms (fingerprints of different keys can be equal).
+    #[inline]
+    pub(crate) fn find(&self, print: u64, is_key: impl Fn(&str) -> bool) -> Option<usize> {
+        let id = self.prints.iter().position(|p| *p == print)?;
+        // Almost always the one: a later candidate with the same
+        // fingerprint is looked for only when this one is not the key.
+        let key = self.keys.get(id)?;
+        if is_key(key) {
+            return Some(id);
+        }
+        self.keys
+            .iter()
+            .zip(&self.prints)
+            .skip(id + 1)
+            .position(|(key, p)| *p == print && is_key(key))
+            .map(|offset| id + 1 + offset)
+    }
+
+    /// The number of the candidate equal to `key`, for a key the scan had to
+    /// decode (it held an escape).
+    pub(crate) fn find_decoded(&self, key: &str) -> Option<usize> {
+        self.keys.iter().position(|k| k == key)
+    }
+}
