@@ -201,21 +201,25 @@ impl NamespaceTemplate {
         environment: &str,
         service: &str,
     ) -> bool {
-        let mut rest = namespace;
+        let mut rest = namespace.as_bytes();
         for part in &self.parts {
             let piece = match part {
                 TemplatePart::Literal(s) => s.as_str(),
                 TemplatePart::Project => project,
                 TemplatePart::Environment => environment,
                 TemplatePart::Service => service,
+            }
+            .as_bytes();
+            // Bytes, word by word: `strip_prefix` would call libc's bytewise
+            // `memcmp` (and check char boundaries), and this runs for every
+            // record.
+            let Some((head, tail)) = rest.split_at_checked(piece.len()) else {
+                return false;
             };
-            // Word by word: `strip_prefix` would call libc's bytewise
-            // `memcmp`, and this runs for every record.
-            let head = rest.as_bytes().get(..piece.len());
-            if !head.is_some_and(|head| same_words(head, piece.as_bytes())) {
+            if !same_words(head, piece) {
                 return false;
             }
-            rest = rest.get(piece.len()..).unwrap_or_default();
+            rest = tail;
         }
         rest.is_empty()
     }

@@ -23,6 +23,10 @@ use crate::view::{LabelMap, FLUENT_BIT_NAMESPACE, VECTOR_NAMESPACE};
 /// (serde_json's 128) that decides whether it is JSON at all.
 const MAX_DEPTH: usize = 64;
 
+/// Keys of the objects open at once that the repeated-key check holds; a
+/// record with more takes the general path.
+const MAX_OPEN_KEYS: usize = 512;
+
 /// A JSON string's contents (between the quotes) in the input.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Span {
@@ -60,7 +64,8 @@ struct Frame {
 /// its lifetime, so the per-record work allocates nothing once warm).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    /// The [`fingerprint`]s of the keys of the objects being read.
+    /// The [`fingerprint`]s of the keys of the objects being read, in its
+    /// first `MAX_OPEN_KEYS` words (sized once, then written in place).
     prints: Vec<u64>,
     frames: Vec<Frame>,
     /// One slot per candidate label key (numbered as in [`LabelKeys`]) for
@@ -191,13 +196,23 @@ type Key = (Place, Span, u64);
 /// The whole input: one object, nothing after it. One loop with its state
 /// in locals (the scan is most of what the module executes per record, and
 /// an interpreter pays for every load, store and call): `place` and
-/// `keys_from` describe the innermost open container, `scratch.frames` the
+/// `keys_from` describe the innermost open container, `frames` the
 /// ones around it.
 fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) -> Option<()> {
-    scratch.prints.clear();
-    scratch.frames.clear();
-    scratch.slots.clear();
-    scratch.slots.resize(2 * keys.len(), None);
+    let Scratch {
+        prints,
+        frames,
+        slots,
+    } = scratch;
+    if prints.len() != MAX_OPEN_KEYS {
+        prints.resize(MAX_OPEN_KEYS, 0);
+    }
+    let prints = prints.as_mut_slice();
+    // Keys held in `prints`.
+    let mut held = 0;
+    frames.clear();
+    slots.clear();
+    slots.resize(2 * keys.len(), None);
     if *b.first()? != b'{' || u32::try_from(b.len()).is_err() {
         return None;
     }
@@ -227,8 +242,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 // decides such a record (different keys almost never share
                 // their last eight bytes and their length).
                 let bit = bloom_bit(print);
-                let repeated =
-                    bloom & bit != 0 && scratch.prints.get(keys_from..)?.contains(&print);
+                let repeated = bloom & bit != 0 && prints.get(keys_from..held)?.contains(&print);
                 bloom |= bit;
                 if repeated
                     || (current == Place::Top
@@ -237,7 +251,8 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 {
                     return None;
                 }
-                scratch.prints.push(print);
+                *prints.get_mut(held)? = print;
+                held += 1;
                 if *b.get(pos)? != b':' {
                     return None;
                 }
@@ -258,7 +273,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _, _)) =
                     key
                 {
-                    note(b, scratch, keys, found, key, None);
+                    note(b, slots, keys, found, key, None);
                 }
                 let (inner, closer) = if c == b'{' {
                     (
@@ -270,16 +285,16 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 };
                 pos += 1;
                 if *b.get(pos)? != closer {
-                    if scratch.frames.len() >= MAX_DEPTH {
+                    if frames.len() >= MAX_DEPTH {
                         return None;
                     }
-                    scratch.frames.push(Frame {
+                    frames.push(Frame {
                         place,
                         keys_from,
                         bloom,
                     });
                     place = inner;
-                    keys_from = scratch.prints.len();
+                    keys_from = held;
                     bloom = 0;
                     continue;
                 }
@@ -306,7 +321,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
         };
         if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _, _)) = key {
             if c != b'{' && c != b'[' {
-                note(b, scratch, keys, found, key, value);
+                note(b, slots, keys, found, key, value);
             }
         }
         // After a value: `,` continues the container; `}`/`]` closes it and
@@ -317,8 +332,8 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
             match (c, place) {
                 (b',', _) => break,
                 (b'}', Some(_)) | (b']', None) => {
-                    scratch.prints.truncate(keys_from);
-                    let Some(outer) = scratch.frames.pop() else {
+                    held = keys_from;
+                    let Some(outer) = frames.pop() else {
                         // The top-level object closed: the input must end here.
                         return (pos == b.len()).then_some(());
                     };
@@ -403,7 +418,7 @@ fn float(b: &[u8], start: usize, mut pos: usize) -> Option<usize> {
 #[inline(always)]
 fn note(
     b: &[u8],
-    scratch: &mut Scratch,
+    slots: &mut [Slot],
     keys: &LabelKeys,
     found: &mut Found,
     (place, key, print): Key,
@@ -434,7 +449,7 @@ fn note(
             same_as_print(b, key, candidate.as_bytes())
         })
     };
-    if let Some(slot) = id.and_then(|id| scratch.slots.get_mut(map + id)) {
+    if let Some(slot) = id.and_then(|id| slots.get_mut(map + id)) {
         *slot = Some(value);
     }
 }
