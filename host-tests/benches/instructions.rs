@@ -100,7 +100,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             .add(spent, record.line.len());
         all.add(spent, record.line.len());
     }
-    println!("wasm instructions per record, Fluent Bit call sequence, {RECORDS} records, seed {SEED}");
+    println!(
+        "wasm instructions per record, Fluent Bit call sequence, {RECORDS} records, seed {SEED}"
+    );
     println!(
         "{:<20} {:>8} {:>14} {:>12} {:>10}",
         "outcome", "records", "instr/record", "mean bytes", "instr/byte"
