@@ -16,7 +16,10 @@
 //! gives all three engines the same input.
 //!
 //! Used by benches/transform.rs and examples/transform_corpus.rs (the
-//! 1,000,000-line file for `starform-wasm logs`). Standard library only.
+//! 1,000,000-line file for `starform-wasm logs`). Besides the standard
+//! library it uses only the transform's [`Reason`], the outcomes' names.
+
+use starform_vector_transform::Reason;
 
 use crate::rng::Rng;
 
@@ -41,12 +44,8 @@ pub enum Kind {
     Valid,
     /// Accepted only after trimming or ASCII lowercasing.
     Normalised,
-    MissingLabel,
-    InvalidValue,
-    Conflict,
-    NamespaceMismatch,
-    Malformed,
-    TooLarge,
+    /// Labels the rules quarantine for this reason.
+    Quarantined(Reason),
 }
 
 impl Kind {
@@ -54,12 +53,7 @@ impl Kind {
     pub fn outcome(self) -> &'static str {
         match self {
             Kind::Valid | Kind::Normalised => "accepted",
-            Kind::MissingLabel => "missing_label",
-            Kind::InvalidValue => "invalid_value",
-            Kind::Conflict => "conflict",
-            Kind::NamespaceMismatch => "namespace_mismatch",
-            Kind::Malformed => "malformed",
-            Kind::TooLarge => "too_large",
+            Kind::Quarantined(reason) => reason.code(),
         }
     }
 }
@@ -72,12 +66,12 @@ pub const BLOCK: usize = 60;
 pub const MIX: [(Kind, usize); 8] = [
     (Kind::Valid, 51),
     (Kind::Normalised, 3),
-    (Kind::MissingLabel, 1),
-    (Kind::InvalidValue, 1),
-    (Kind::Conflict, 1),
-    (Kind::NamespaceMismatch, 1),
-    (Kind::Malformed, 1),
-    (Kind::TooLarge, 1),
+    (Kind::Quarantined(Reason::MissingLabel), 1),
+    (Kind::Quarantined(Reason::InvalidValue), 1),
+    (Kind::Quarantined(Reason::Conflict), 1),
+    (Kind::Quarantined(Reason::NamespaceMismatch), 1),
+    (Kind::Quarantined(Reason::Malformed), 1),
+    (Kind::Quarantined(Reason::TooLarge), 1),
 ];
 
 /// One corpus line and what it was written to be.
@@ -178,7 +172,7 @@ impl Corpus {
 
     fn record(&mut self, kind: Kind) -> Record {
         let target = match kind {
-            Kind::TooLarge => {
+            Kind::Quarantined(Reason::TooLarge) => {
                 MAX_RECORD_BYTES + 1 + self.rng.below(MAX_LINE_BYTES - MAX_RECORD_BYTES)
             }
             // Log-uniform: most lines short, a long tail (mean about 1.1 KiB).
@@ -187,7 +181,7 @@ impl Corpus {
                 (MIN_LINE_BYTES as f64 * (self.rng.unit() * span).exp()) as usize
             }
         };
-        let line = if kind == Kind::Malformed {
+        let line = if kind == Kind::Quarantined(Reason::Malformed) {
             self.malformed(target)
         } else {
             self.fluent_bit(kind, target)
@@ -203,7 +197,7 @@ impl Corpus {
         let environment = self.rng.pick(ENVIRONMENTS);
         let service = self.rng.pick(SERVICES);
         let namespace = match kind {
-            Kind::NamespaceMismatch => {
+            Kind::Quarantined(Reason::NamespaceMismatch) => {
                 let other = ENVIRONMENTS
                     .iter()
                     .find(|e| **e != environment)
@@ -283,7 +277,13 @@ impl Corpus {
         // configuration makes a candidate for the service.
         let mut app_name = (self.rng.below(2) == 0).then(|| service.to_owned());
         match kind {
-            Kind::Valid | Kind::TooLarge | Kind::NamespaceMismatch | Kind::Malformed => {}
+            Kind::Valid
+            | Kind::Quarantined(
+                Reason::TooLarge
+                | Reason::NamespaceMismatch
+                | Reason::Malformed
+                | Reason::ConfigInvalid,
+            ) => {}
             Kind::Normalised => match self.rng.below(4) {
                 0 => p = Some(project.to_ascii_uppercase()),
                 1 => e = Some(format!(" {environment} ")),
@@ -294,17 +294,17 @@ impl Corpus {
                     app_name = Some(format!(" {service}"));
                 }
             },
-            Kind::MissingLabel => match self.rng.below(3) {
+            Kind::Quarantined(Reason::MissingLabel) => match self.rng.below(3) {
                 0 => return None,
                 1 => (p, e, s) = (None, None, None),
                 _ => (s, app_name) = (None, None),
             },
-            Kind::InvalidValue => match self.rng.below(3) {
+            Kind::Quarantined(Reason::InvalidValue) => match self.rng.below(3) {
                 0 => s = Some(format!("{}_v2", service.replace('-', "_"))),
                 1 => p = Some(format!("{project}.corp")),
                 _ => e = Some(format!("{environment}!")),
             },
-            Kind::Conflict => {
+            Kind::Quarantined(Reason::Conflict) => {
                 app_name = Some(format!("{service}-legacy"));
             }
         }
@@ -506,7 +506,7 @@ mod tests {
             );
             assert_eq!(
                 len > MAX_RECORD_BYTES,
-                r.kind == Kind::TooLarge,
+                r.kind == Kind::Quarantined(Reason::TooLarge),
                 "{:?} {len}",
                 r.kind
             );
