@@ -11,21 +11,10 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{envoy_binary, poll, TempDir};
+use crate::support::{envoy_binary, poll, replace_once, TempDir};
 use starform_envoy_filter::names::{DURATION_BUCKETS_MS, STATS_TAGS};
 use starform_host_tests::repo_root;
 use starform_wasm::envoy::{Launch, SHIPPED_BOOTSTRAP, SHIPPED_MODULE_PATH, SHIPPED_PLUGIN_CONFIG};
-
-/// Replaces the one occurrence of `from`; the shipped file changing shape
-/// must break the test, not silently leave a value in place.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(
-        text.matches(from).count(),
-        1,
-        "expected exactly one {from:?} in deploy/envoy/envoy.yaml"
-    );
-    text.replacen(from, to, 1)
-}
 
 /// A running Envoy (the library's launcher), with the test's expectations.
 struct Envoy(starform_wasm::envoy::Envoy);
