@@ -1,6 +1,6 @@
 //! SplitMix64: small, seedable, good enough to spread choices. The seeded
 //! generators of test input (the benchmark corpus, the VRL differential's
-//! records) draw from it, so a seed names one stream of records.
+//! records) both draw from it.
 
 pub struct Rng(u64);
 

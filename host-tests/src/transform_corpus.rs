@@ -44,7 +44,7 @@ pub enum Kind {
     Valid,
     /// Accepted only after trimming or ASCII lowercasing.
     Normalised,
-    /// Labels the rules quarantine for this reason.
+    /// A record the rules quarantine for this reason.
     Quarantined(Reason),
 }
 
