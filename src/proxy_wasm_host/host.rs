@@ -132,7 +132,6 @@ pub struct FilterHost {
     failed: Option<String>,
 }
 
-/// Context ids and sizes travel as wasm32 `i32` words.
 /// The HTTP callbacks of one direction of a stream.
 struct Callbacks {
     headers: &'static str,
@@ -160,6 +159,7 @@ struct Parts {
     trailers: usize,
 }
 
+/// Context ids and sizes travel as wasm32 `i32` words.
 fn raw(n: u32) -> i32 {
     i32::from_ne_bytes(n.to_ne_bytes())
 }
