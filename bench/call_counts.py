@@ -15,8 +15,6 @@ no timing is involved.
 
 from __future__ import annotations
 
-import argparse
-import http.client
 import re
 import sys
 import tempfile
@@ -41,9 +39,7 @@ def counters(envoy: eb.Envoy) -> dict[str, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--envoy", type=Path, required=True)
-    ap.add_argument("--module", type=Path, required=True, help="a filter built with --features call-counts")
+    ap = eb.arguments(__doc__, module_help="a filter built with --features call-counts")
     ap.add_argument("--requests", type=int, default=1000)
     args = ap.parse_args()
 
@@ -69,14 +65,7 @@ def main() -> None:
         before = counters(envoy)
         for name, path, method, body in CASES:
             port = direct if path == "direct" else upstream_port
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            for _ in range(args.requests):
-                conn.request(method, "/", body=body or None)
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status != 200:
-                    sys.exit(f"{name}: status {resp.status}")
-            conn.close()
+            eb.send_all(port, ["/"] * args.requests, name, method=method, body=body or None)
             time.sleep(2.5)  # two ticks: every count handed over
             after = counters(envoy)
             rows.append((name, {k: (after.get(k, 0) - before.get(k, 0)) / args.requests

@@ -20,16 +20,15 @@ Exit status 1 on any failed check. Usage:
 
 from __future__ import annotations
 
-import argparse
-import http.client
-import re
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from envoy_bench import Envoy, free_port, single_listener_bootstrap, wasm_filter
+from envoy_bench import (
+    Envoy, arguments, free_port, requests_counted, sample_sum, send_all, series, single_listener_bootstrap, wasm_filter,
+)
 
 
 def bootstrap(admin: int, port: int, module: Path, names: list[str], config: str) -> str:
@@ -43,38 +42,18 @@ def bootstrap(admin: int, port: int, module: Path, names: list[str], config: str
     return single_listener_bootstrap(admin, "flood", port, routes, wasm_filter("starform_l7_identity", module, config))
 
 
-def series(text: str, name: str) -> dict[str, int]:
-    """Labels → value for every sample of `name`."""
-    return {
-        m.group(1) or "": int(float(m.group(2)))
-        for m in re.finditer(rf"^{re.escape(name)}(?:\{{([^}}]*)\}})? (\S+)$", text, re.M)
-    }
-
-
 def flood(binary: Path, module: Path, work: Path, names: list[str], hits: int, config: str):
     """Hits every route `hits` times; returns (Envoy's started requests, final scrape)."""
     admin, port = free_port(), free_port()
     envoy = Envoy(binary, work, "flood", bootstrap(admin, port, module, names, config), admin, 0)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for _ in range(hits):
-            for i in range(len(names)):
-                conn.request("GET", f"/r/{i}")
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status != 200:
-                    sys.exit(f"/r/{i} answered {resp.status}")
-        conn.close()
+        send_all(port, (f"/r/{i}" for _ in range(hits) for i in range(len(names))), "flood", timeout=30)
         sent = hits * len(names)
         deadline = time.monotonic() + 30
         while True:
             started = envoy.stat("http.flood.downstream_rq_total") or 0
             text = envoy.get("/stats/prometheus")
-            counted = sum(
-                sum(series(text, n).values())
-                for n in ("starform_http_requests_total", "starform_l7_overflow_requests_total",
-                          "starform_l7_suppressed_preview_requests_total", "starform_l7_unattributed_requests_total")
-            )
+            counted = requests_counted(text)
             if (started == sent and counted == sent) or time.monotonic() > deadline:
                 return started, text, envoy.rss_kib()
             time.sleep(0.5)
@@ -83,9 +62,7 @@ def flood(binary: Path, module: Path, work: Path, names: list[str], hits: int, c
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--envoy", type=Path, required=True)
-    ap.add_argument("--module", type=Path, required=True, help="starform_envoy_filter.wasm")
+    ap = arguments(__doc__)
     ap.add_argument("--routes", type=int, default=20_000)
     ap.add_argument("--max-label-sets", type=int, default=5_000)
     ap.add_argument("--hits", type=int, default=2, help="requests per route")
@@ -105,7 +82,7 @@ def main() -> None:
         t0 = time.monotonic()
         started, text, rss = flood(args.envoy, args.module, work, names, args.hits, config)
         sets = series(text, "starform_http_requests_total")
-        overflow = sum(series(text, "starform_l7_overflow_requests_total").values())
+        overflow = sample_sum(text, "starform_l7_overflow_requests_total")
         attributed = sum(sets.values())
         print(f"routes: {args.routes} routes x {args.hits} hits in {time.monotonic() - t0:.0f} s, "
               f"max_label_sets {args.max_label_sets}; Envoy RSS {rss / 1024:.0f} MiB")
@@ -124,8 +101,8 @@ def main() -> None:
         for policy in ("aggregate", "full", "suppress"):
             started, text, _ = flood(args.envoy, args.module, work, previews, 1, f'{{"preview_policy": "{policy}"}}')
             sets = series(text, "starform_http_requests_total")
-            suppressed = sum(series(text, "starform_l7_suppressed_preview_requests_total").values())
-            overflow = sum(series(text, "starform_l7_overflow_requests_total").values())
+            suppressed = sample_sum(text, "starform_l7_suppressed_preview_requests_total")
+            overflow = sample_sum(text, "starform_l7_overflow_requests_total")
             n = args.previews
             print(f"previews: {n} preview environments, preview_policy {policy}")
             check(started == n, f"Envoy started {started} requests (sent {n})")

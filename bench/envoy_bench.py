@@ -154,6 +154,53 @@ def single_listener_bootstrap(admin: int, name: str, port: int, routes: str, fil
     )
 
 
+def arguments(doc: str, module: str = "--module", module_help: str = "starform_envoy_filter.wasm") -> argparse.ArgumentParser:
+    """The command line every script here starts from: the Envoy binary and the filter module."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--envoy", type=Path, required=True)
+    ap.add_argument(module, type=Path, required=True, help=module_help)
+    return ap
+
+
+def send_all(port: int, paths, what: str, timeout: float = 10, method: str = "GET", body: bytes | None = None) -> None:
+    """Sends each of `paths` over one keep-alive connection; exits unless every answer is 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    for path in paths:
+        conn.request(method, path, body=body)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            sys.exit(f"{what}: {path} answered {resp.status}")
+    conn.close()
+
+
+def series(text: str, name: str) -> dict[str, int]:
+    """Labels → value for every sample of `name` in a /stats/prometheus scrape."""
+    return {
+        m.group(1) or "": int(float(m.group(2)))
+        for m in re.finditer(rf"^{re.escape(name)}(?:\{{([^}}]*)\}})? (\S+)$", text, re.M)
+    }
+
+
+def sample_sum(text: str, name: str) -> int:
+    """Sum of every sample of `name` (any labels)."""
+    return sum(series(text, name).values())
+
+
+# Every request the filter sees lands in exactly one of these.
+REQUEST_COUNTERS = (
+    "starform_http_requests_total",
+    "starform_l7_unattributed_requests_total",
+    "starform_l7_overflow_requests_total",
+    "starform_l7_suppressed_preview_requests_total",
+)
+
+
+def requests_counted(text: str) -> int:
+    """All requests the filter counted, attributed or not."""
+    return sum(sample_sum(text, name) for name in REQUEST_COUNTERS)
+
+
 @dataclass
 class Ports:
     admin: int = field(default_factory=free_port)
@@ -327,14 +374,7 @@ def label_set_footprint(binary: Path, starform: Path, work: Path, live: int) -> 
     )
     envoy = Envoy(binary, work, f"labels-{live}", yaml, admin, 0)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        for i in range(live):
-            conn.request("GET", f"/t/{i}")
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                sys.exit(f"label-set run: /t/{i} answered {resp.status}")
-        conn.close()
+        send_all(port, (f"/t/{i}" for i in range(live)), "label-set run")
         time.sleep(2.5)  # let the filter flush and Envoy merge the histograms
         prom = envoy.get("/stats/prometheus")
         series = len({m.group(1) for m in re.finditer(r'^starform_http_requests_total\{([^}]*)\}', prom, re.M)})
@@ -345,9 +385,7 @@ def label_set_footprint(binary: Path, starform: Path, work: Path, live: int) -> 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--envoy", type=Path, required=True)
-    ap.add_argument("--starform", type=Path, required=True, help="starform_envoy_filter.wasm")
+    ap = arguments(__doc__, "--starform")
     ap.add_argument("--noop", type=Path, required=True, help="the no-op floor module")
     ap.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after the warm-up round")

@@ -21,7 +21,6 @@ Exit status 1 on any failed check. Usage:
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -31,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from envoy_bench import Envoy, free_port, single_listener_bootstrap, wasm_filter
+from envoy_bench import Envoy, arguments, free_port, requests_counted, sample_sum, single_listener_bootstrap, wasm_filter
 
 # (path, route name or None for no route, status)
 ROUTES = [
@@ -68,28 +67,17 @@ def bootstrap(admin: int, port: int, module: Path) -> str:
     return single_listener_bootstrap(admin, "soak", port, routes, wasm_filter("starform_l7_identity", module, config))
 
 
-def sample_sum(text: str, name: str) -> int:
-    """Sum of every sample of metric `name` (any labels)."""
-    return sum(
-        int(float(m.group(1)))
-        for m in re.finditer(rf"^{re.escape(name)}(?:\{{[^}}]*\}})? (\S+)$", text, re.M)
-    )
-
-
 def counted(text: str) -> tuple[int, int, int]:
     """(all requests the filter counted, attributed, histogram _count)."""
-    attributed = sample_sum(text, "starform_http_requests_total")
-    others = sum(
-        sample_sum(text, f"starform_l7_{kind}_requests_total")
-        for kind in ("unattributed", "overflow", "suppressed_preview")
+    return (
+        requests_counted(text),
+        sample_sum(text, "starform_http_requests_total"),
+        sample_sum(text, "starform_http_request_duration_milliseconds_count"),
     )
-    return attributed + others, attributed, sample_sum(text, "starform_http_request_duration_milliseconds_count")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--envoy", type=Path, required=True)
-    ap.add_argument("--module", type=Path, required=True, help="starform_envoy_filter.wasm")
+    ap = arguments(__doc__)
     ap.add_argument("--seconds", type=int, default=300)
     ap.add_argument("--connections", type=int, default=16)
     args = ap.parse_args()

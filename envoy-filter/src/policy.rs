@@ -80,70 +80,51 @@ mod tests {
         PreviewRule::new(&Config::parse(json.as_bytes()).unwrap())
     }
 
+    /// Asserts `rule` counts environment `env` as environment `counted`.
+    fn assert_counts(rule: &PreviewRule, env: &str, counted: &str) {
+        assert_eq!(
+            rule.decide(identity(env)),
+            Decision::Count(identity(counted)),
+            "{env}"
+        );
+    }
+
     #[test]
     fn aggregate_is_the_default() {
         let r = rule("{}");
-        assert_eq!(
-            r.decide(identity("pr-123")),
-            Decision::Count(identity("preview"))
-        );
-        assert_eq!(
-            r.decide(identity("preview-feat-x")),
-            Decision::Count(identity("preview"))
-        );
-        assert_eq!(
-            r.decide(identity("prod")),
-            Decision::Count(identity("prod"))
-        );
+        assert_counts(&r, "pr-123", "preview");
+        assert_counts(&r, "preview-feat-x", "preview");
+        assert_counts(&r, "prod", "prod");
         // Near misses of the default pattern are ordinary environments.
         for env in ["pr", "pr123", "preprod", "xpr-1"] {
-            assert_eq!(
-                r.decide(identity(env)),
-                Decision::Count(identity(env)),
-                "{env}"
-            );
+            assert_counts(&r, env, env);
         }
     }
 
     #[test]
     fn aggregate_uses_the_configured_environment() {
         let r = rule(r#"{"preview_environment":"review"}"#);
-        assert_eq!(
-            r.decide(identity("pr-9")),
-            Decision::Count(identity("review"))
-        );
+        assert_counts(&r, "pr-9", "review");
     }
 
     #[test]
     fn full_keeps_the_preview_name() {
         let r = rule(r#"{"preview_policy":"full"}"#);
-        assert_eq!(
-            r.decide(identity("pr-123")),
-            Decision::Count(identity("pr-123"))
-        );
-        assert_eq!(
-            r.decide(identity("prod")),
-            Decision::Count(identity("prod"))
-        );
+        assert_counts(&r, "pr-123", "pr-123");
+        assert_counts(&r, "prod", "prod");
     }
 
     #[test]
     fn suppress_drops_previews_only() {
         let r = rule(r#"{"preview_policy":"suppress"}"#);
         assert_eq!(r.decide(identity("pr-123")), Decision::Suppress);
-        assert_eq!(
-            r.decide(identity("prod")),
-            Decision::Count(identity("prod"))
-        );
+        assert_counts(&r, "prod", "prod");
     }
 
     #[test]
     fn custom_preview_pattern() {
         let r = rule(r#"{"preview_pattern":"^review-[0-9]+$","preview_policy":"suppress"}"#);
         assert_eq!(r.decide(identity("review-7")), Decision::Suppress);
-        assert_eq!(
-            r.decide(identity("pr-7")),
-            Decision::Count(identity("pr-7"))
-        );
+        assert_counts(&r, "pr-7", "pr-7");
     }
 }

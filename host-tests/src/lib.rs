@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod queries;
+pub mod rng;
 pub mod transform_corpus;
 
 /// The workspace root.

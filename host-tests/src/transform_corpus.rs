@@ -16,7 +16,12 @@
 //! gives all three engines the same input.
 //!
 //! Used by benches/transform.rs and examples/transform_corpus.rs (the
-//! 1,000,000-line file for `starform-wasm logs`). Standard library only.
+//! 1,000,000-line file for `starform-wasm logs`). Besides the standard
+//! library it uses only the transform's [`Reason`], the outcomes' names.
+
+use starform_vector_transform::Reason;
+
+use crate::rng::Rng;
 
 /// The configuration the corpus is written for: an alias (so `conflict` can
 /// happen), a namespace template (`namespace_mismatch`) and a record size
@@ -39,12 +44,8 @@ pub enum Kind {
     Valid,
     /// Accepted only after trimming or ASCII lowercasing.
     Normalised,
-    MissingLabel,
-    InvalidValue,
-    Conflict,
-    NamespaceMismatch,
-    Malformed,
-    TooLarge,
+    /// A record the rules quarantine for this reason.
+    Quarantined(Reason),
 }
 
 impl Kind {
@@ -52,12 +53,7 @@ impl Kind {
     pub fn outcome(self) -> &'static str {
         match self {
             Kind::Valid | Kind::Normalised => "accepted",
-            Kind::MissingLabel => "missing_label",
-            Kind::InvalidValue => "invalid_value",
-            Kind::Conflict => "conflict",
-            Kind::NamespaceMismatch => "namespace_mismatch",
-            Kind::Malformed => "malformed",
-            Kind::TooLarge => "too_large",
+            Kind::Quarantined(reason) => reason.code(),
         }
     }
 }
@@ -70,12 +66,12 @@ pub const BLOCK: usize = 60;
 pub const MIX: [(Kind, usize); 8] = [
     (Kind::Valid, 51),
     (Kind::Normalised, 3),
-    (Kind::MissingLabel, 1),
-    (Kind::InvalidValue, 1),
-    (Kind::Conflict, 1),
-    (Kind::NamespaceMismatch, 1),
-    (Kind::Malformed, 1),
-    (Kind::TooLarge, 1),
+    (Kind::Quarantined(Reason::MissingLabel), 1),
+    (Kind::Quarantined(Reason::InvalidValue), 1),
+    (Kind::Quarantined(Reason::Conflict), 1),
+    (Kind::Quarantined(Reason::NamespaceMismatch), 1),
+    (Kind::Quarantined(Reason::Malformed), 1),
+    (Kind::Quarantined(Reason::TooLarge), 1),
 ];
 
 /// One corpus line and what it was written to be.
@@ -83,53 +79,6 @@ pub const MIX: [(Kind, usize); 8] = [
 pub struct Record {
     pub kind: Kind,
     pub line: String,
-}
-
-/// SplitMix64: small, seedable, good enough to spread choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return 0;
-        }
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items
-            .get(self.below(items.len()))
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn hex(&mut self, len: usize) -> String {
-        self.chars_from(b"0123456789abcdef", len)
-    }
-
-    fn alnum(&mut self, len: usize) -> String {
-        self.chars_from(b"bcdfghjklmnpqrstvwxz2456789", len)
-    }
-
-    fn chars_from(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len)
-            .filter_map(|_| alphabet.get(self.below(alphabet.len())).copied())
-            .map(char::from)
-            .collect()
-    }
 }
 
 const PROJECTS: &[&str] = &[
@@ -197,7 +146,7 @@ pub struct Corpus {
 impl Corpus {
     pub fn new(seed: u64) -> Self {
         Self {
-            rng: Rng(seed),
+            rng: Rng::new(seed),
             block: Vec::new(),
         }
     }
@@ -223,7 +172,7 @@ impl Corpus {
 
     fn record(&mut self, kind: Kind) -> Record {
         let target = match kind {
-            Kind::TooLarge => {
+            Kind::Quarantined(Reason::TooLarge) => {
                 MAX_RECORD_BYTES + 1 + self.rng.below(MAX_LINE_BYTES - MAX_RECORD_BYTES)
             }
             // Log-uniform: most lines short, a long tail (mean about 1.1 KiB).
@@ -232,7 +181,7 @@ impl Corpus {
                 (MIN_LINE_BYTES as f64 * (self.rng.unit() * span).exp()) as usize
             }
         };
-        let line = if kind == Kind::Malformed {
+        let line = if kind == Kind::Quarantined(Reason::Malformed) {
             self.malformed(target)
         } else {
             self.fluent_bit(kind, target)
@@ -248,7 +197,7 @@ impl Corpus {
         let environment = self.rng.pick(ENVIRONMENTS);
         let service = self.rng.pick(SERVICES);
         let namespace = match kind {
-            Kind::NamespaceMismatch => {
+            Kind::Quarantined(Reason::NamespaceMismatch) => {
                 let other = ENVIRONMENTS
                     .iter()
                     .find(|e| **e != environment)
@@ -263,8 +212,8 @@ impl Corpus {
             _ => format!("{project}-{environment}"),
         };
         let labels = self.labels(kind, project, environment, service);
-        let hash = self.rng.hex(9);
-        let pod = format!("{service}-{hash}-{}", self.rng.alnum(5));
+        let hash = self.hex(9);
+        let pod = format!("{service}-{hash}-{}", self.alnum(5));
         let time = self.timestamp();
 
         let mut meta = String::new();
@@ -287,8 +236,8 @@ impl Corpus {
         }
         if tier >= 2 {
             let node = self.rng.below(40);
-            let docker = self.rng.hex(64);
-            let digest = self.rng.hex(64);
+            let docker = self.hex(64);
+            let digest = self.hex(64);
             let (minor, patch) = (self.rng.below(30), self.rng.below(10));
             meta.push_str(&format!(
                 r#","annotations":{{"kubectl.kubernetes.io/restartedAt":"2026-11-2{}T0{}:00:00Z","prometheus.io/scrape":"true"}},"host":"node-pool-a-{node:02}","container_name":"{service}","docker_id":"{docker}","container_hash":"registry.example.com/{project}/{service}@sha256:{digest}","container_image":"registry.example.com/{project}/{service}:1.{minor}.{patch}""#,
@@ -317,7 +266,7 @@ impl Corpus {
         environment: &str,
         service: &str,
     ) -> Option<String> {
-        let hash = self.rng.hex(10);
+        let hash = self.hex(10);
         let mut members = vec![format!(r#""pod-template-hash":"{hash}""#)];
         let (mut p, mut e, mut s) = (
             Some(project.to_owned()),
@@ -328,7 +277,13 @@ impl Corpus {
         // configuration makes a candidate for the service.
         let mut app_name = (self.rng.below(2) == 0).then(|| service.to_owned());
         match kind {
-            Kind::Valid | Kind::TooLarge | Kind::NamespaceMismatch | Kind::Malformed => {}
+            Kind::Valid
+            | Kind::Quarantined(
+                Reason::TooLarge
+                | Reason::NamespaceMismatch
+                | Reason::Malformed
+                | Reason::ConfigInvalid,
+            ) => {}
             Kind::Normalised => match self.rng.below(4) {
                 0 => p = Some(project.to_ascii_uppercase()),
                 1 => e = Some(format!(" {environment} ")),
@@ -339,17 +294,17 @@ impl Corpus {
                     app_name = Some(format!(" {service}"));
                 }
             },
-            Kind::MissingLabel => match self.rng.below(3) {
+            Kind::Quarantined(Reason::MissingLabel) => match self.rng.below(3) {
                 0 => return None,
                 1 => (p, e, s) = (None, None, None),
                 _ => (s, app_name) = (None, None),
             },
-            Kind::InvalidValue => match self.rng.below(3) {
+            Kind::Quarantined(Reason::InvalidValue) => match self.rng.below(3) {
                 0 => s = Some(format!("{}_v2", service.replace('-', "_"))),
                 1 => p = Some(format!("{project}.corp")),
                 _ => e = Some(format!("{environment}!")),
             },
-            Kind::Conflict => {
+            Kind::Quarantined(Reason::Conflict) => {
                 app_name = Some(format!("{service}-legacy"));
             }
         }
@@ -398,7 +353,7 @@ impl Corpus {
         let status = self
             .rng
             .pick(&["200", "200", "200", "201", "204", "404", "500"]);
-        let trace = self.rng.hex(32);
+        let trace = self.hex(32);
         match self.rng.below(3) {
             0 => raw.push_str(&format!(
                 "{time} {level} [{service}] GET {path} {status} {}ms trace_id={trace}",
@@ -424,7 +379,7 @@ impl Corpus {
                 raw.push_str(&format!(
                     " \"k{}\"=\"{}\"",
                     self.rng.below(10),
-                    self.rng.alnum(6)
+                    self.alnum(6)
                 ));
             }
             len += escaped_len(raw.get(start..).unwrap_or_default());
@@ -436,6 +391,14 @@ impl Corpus {
         }
         out.push_str("\\n");
         out
+    }
+
+    fn hex(&mut self, len: usize) -> String {
+        self.rng.chars_from(b"0123456789abcdef", len)
+    }
+
+    fn alnum(&mut self, len: usize) -> String {
+        self.rng.chars_from(b"bcdfghjklmnpqrstvwxz2456789", len)
     }
 
     fn timestamp(&mut self) -> String {
@@ -451,11 +414,11 @@ impl Corpus {
     fn uuid(&mut self) -> String {
         format!(
             "{}-{}-{}-{}-{}",
-            self.rng.hex(8),
-            self.rng.hex(4),
-            self.rng.hex(4),
-            self.rng.hex(4),
-            self.rng.hex(12)
+            self.hex(8),
+            self.hex(4),
+            self.hex(4),
+            self.hex(4),
+            self.hex(12)
         )
     }
 }
@@ -543,7 +506,7 @@ mod tests {
             );
             assert_eq!(
                 len > MAX_RECORD_BYTES,
-                r.kind == Kind::TooLarge,
+                r.kind == Kind::Quarantined(Reason::TooLarge),
                 "{:?} {len}",
                 r.kind
             );

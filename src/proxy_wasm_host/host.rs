@@ -132,6 +132,33 @@ pub struct FilterHost {
     failed: Option<String>,
 }
 
+/// The HTTP callbacks of one direction of a stream.
+struct Callbacks {
+    headers: &'static str,
+    body: &'static str,
+    trailers: &'static str,
+}
+
+const REQUEST_CALLBACKS: Callbacks = Callbacks {
+    headers: "proxy_on_request_headers",
+    body: "proxy_on_request_body",
+    trailers: "proxy_on_request_trailers",
+};
+
+const RESPONSE_CALLBACKS: Callbacks = Callbacks {
+    headers: "proxy_on_response_headers",
+    body: "proxy_on_response_body",
+    trailers: "proxy_on_response_trailers",
+};
+
+/// What one direction of a stream carries: header and trailer counts, body
+/// bytes.
+struct Parts {
+    headers: usize,
+    body: usize,
+    trailers: usize,
+}
+
 /// Context ids and sizes travel as wasm32 `i32` words.
 fn raw(n: u32) -> i32 {
     i32::from_ne_bytes(n.to_ne_bytes())
@@ -339,24 +366,12 @@ impl FilterHost {
         let ctx = raw(id);
         self.call::<(i32, i32), ()>("proxy_on_context_create", id, (ctx, raw(ROOT_CONTEXT_ID)))?;
 
-        let has_body = !request.request_body.is_empty();
-        let has_trailers = !request.request_trailers.is_empty();
-        let n = raw_len(request.request_headers.len());
-        let eos = i32::from(!has_body && !has_trailers);
-        self.http_callback("proxy_on_request_headers", id, (ctx, n, eos), actions)?;
-        if has_body {
-            let len = raw_len(request.request_body.len());
-            self.http_callback(
-                "proxy_on_request_body",
-                id,
-                (ctx, len, i32::from(!has_trailers)),
-                actions,
-            )?;
-        }
-        if has_trailers {
-            let n = raw_len(request.request_trailers.len());
-            self.http_callback("proxy_on_request_trailers", id, (ctx, n), actions)?;
-        }
+        let request_parts = Parts {
+            headers: request.request_headers.len(),
+            body: request.request_body.len(),
+            trailers: request.request_trailers.len(),
+        };
+        self.deliver(id, &REQUEST_CALLBACKS, request_parts, actions)?;
 
         if let Some(status) = request.status {
             let mut headers =
@@ -364,7 +379,11 @@ impl FilterHost {
             if !headers.contains(b":status") {
                 headers.add(b":status", status.to_string().as_bytes());
             }
-            let n = raw_len(headers.len());
+            let response_parts = Parts {
+                headers: headers.len(),
+                body: request.response_body.len(),
+                trailers: request.response_trailers.len(),
+            };
             self.with_stream(id, |stream| {
                 stream.response_headers = Some(headers);
                 stream.response_body = request.response_body.clone();
@@ -380,23 +399,7 @@ impl FilterHost {
                 paths::RESPONSE_CODE,
                 value::int64(i64::from(status)),
             );
-            let has_body = !request.response_body.is_empty();
-            let has_trailers = !request.response_trailers.is_empty();
-            let eos = i32::from(!has_body && !has_trailers);
-            self.http_callback("proxy_on_response_headers", id, (ctx, n, eos), actions)?;
-            if has_body {
-                let len = raw_len(request.response_body.len());
-                self.http_callback(
-                    "proxy_on_response_body",
-                    id,
-                    (ctx, len, i32::from(!has_trailers)),
-                    actions,
-                )?;
-            }
-            if has_trailers {
-                let n = raw_len(request.response_trailers.len());
-                self.http_callback("proxy_on_response_trailers", id, (ctx, n), actions)?;
-            }
+            self.deliver(id, &RESPONSE_CALLBACKS, response_parts, actions)?;
         }
 
         // The request took `duration`: the clock the module reads moves on
@@ -427,6 +430,33 @@ impl FilterHost {
             .map(|d| d != 0);
         self.call::<i32, ()>("proxy_on_delete", id, ctx)?;
         Ok(done)
+    }
+
+    /// One direction of stream `id`: its headers, then its body and its
+    /// trailers when it has them, end of stream set on the last callback.
+    fn deliver(
+        &mut self,
+        id: u32,
+        callbacks: &Callbacks,
+        parts: Parts,
+        actions: &mut Vec<(&'static str, Action)>,
+    ) -> Result<(), HostError> {
+        let ctx = raw(id);
+        let has_body = parts.body > 0;
+        let has_trailers = parts.trailers > 0;
+        let eos = i32::from(!has_body && !has_trailers);
+        let n = raw_len(parts.headers);
+        self.http_callback(callbacks.headers, id, (ctx, n, eos), actions)?;
+        if has_body {
+            let len = raw_len(parts.body);
+            let eos = i32::from(!has_trailers);
+            self.http_callback(callbacks.body, id, (ctx, len, eos), actions)?;
+        }
+        if has_trailers {
+            let n = raw_len(parts.trailers);
+            self.http_callback(callbacks.trailers, id, (ctx, n), actions)?;
+        }
+        Ok(())
     }
 
     fn with_stream(&mut self, id: u32, edit: impl FnOnce(&mut Stream)) {

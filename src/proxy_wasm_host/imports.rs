@@ -6,7 +6,7 @@
 use wasmtime::{Caller, FuncType, Linker, Val, ValType};
 
 use super::abi::{BufferType, LogLevel, MapType, MetricType, Status};
-use super::memory::{self, word, Fault, HostResult};
+use super::memory::{self, word, Fault, GuestBytes, HostResult, ReturnSlots};
 use super::properties::PropertyPath;
 use super::state::{HostState, LogLine};
 
@@ -72,21 +72,46 @@ fn size(raw: i32) -> usize {
     usize::try_from(word(raw)).unwrap_or(usize::MAX)
 }
 
+/// Links each `$name` to a host function called with the caller and the
+/// values made of the guest's `i32` arguments; its outcome becomes the
+/// status the guest gets.
+macro_rules! link {
+    ($linker:ident, $($name:literal => |$($arg:ident),*| $f:ident($($value:expr),*);)+) => {
+        $($linker.func_wrap(ENV, $name, |mut c: C<'_>, $($arg: i32),*| {
+            finish($f(&mut c, $($value),*))
+        })?;)+
+    };
+}
+
+fn bytes(ptr: i32, len: i32) -> GuestBytes {
+    GuestBytes { ptr, len }
+}
+
+fn slots(ptr_ptr: i32, size_ptr: i32) -> ReturnSlots {
+    ReturnSlots { ptr_ptr, size_ptr }
+}
+
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p1::add_to_linker_sync(linker, |state: &mut HostState| &mut state.wasi)?;
     add_runtime(linker)?;
-    add_buffers_and_properties(linker)?;
-    add_header_maps(linker)?;
-    add_metrics(linker)?;
+    link!(linker,
+        "proxy_log" => |level, ptr, len| log(level, bytes(ptr, len));
+        "proxy_get_buffer_bytes" => |kind, start, max, ptr_ptr, size_ptr|
+            get_buffer_bytes(kind, start, max, slots(ptr_ptr, size_ptr));
+        "proxy_get_property" => |path_ptr, path_len, ptr_ptr, size_ptr|
+            get_property(bytes(path_ptr, path_len), slots(ptr_ptr, size_ptr));
+        "proxy_get_header_map_value" => |map, kptr, klen, ptr_ptr, size_ptr|
+            get_map_value(map, bytes(kptr, klen), slots(ptr_ptr, size_ptr));
+        "proxy_replace_header_map_value" => |map, kptr, klen, vptr, vlen|
+            replace_map_value(map, bytes(kptr, klen), bytes(vptr, vlen));
+        "proxy_define_metric" => |kind, name_ptr, name_len, ret_id|
+            define_metric(kind, bytes(name_ptr, name_len), ret_id);
+    );
+    add_metric_updates(linker)?;
     add_unimplemented(linker)
 }
 
 fn add_runtime(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "proxy_log",
-        |mut c: C<'_>, level: i32, ptr: i32, len: i32| finish(log(&mut c, level, ptr, len)),
-    )?;
     linker.func_wrap(
         ENV,
         "proxy_get_current_time_nanoseconds",
@@ -106,9 +131,9 @@ fn add_runtime(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn log(c: &mut C<'_>, level: i32, ptr: i32, len: i32) -> HostResult {
+fn log(c: &mut C<'_>, level: i32, message: GuestBytes) -> HostResult {
     let level = LogLevel::from_raw(level).ok_or(Status::BadArgument)?;
-    let message = memory::read(c, ptr, len)?;
+    let message = memory::read(c, message)?;
     c.data_mut().logs.push(LogLine {
         level,
         message: String::from_utf8_lossy(&message).into_owned(),
@@ -116,34 +141,7 @@ fn log(c: &mut C<'_>, level: i32, ptr: i32, len: i32) -> HostResult {
     Ok(())
 }
 
-fn add_buffers_and_properties(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "proxy_get_buffer_bytes",
-        |mut c: C<'_>, kind: i32, start: i32, max: i32, ptr_ptr: i32, size_ptr: i32| {
-            finish(get_buffer_bytes(
-                &mut c, kind, start, max, ptr_ptr, size_ptr,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_property",
-        |mut c: C<'_>, path_ptr: i32, path_len: i32, ptr_ptr: i32, size_ptr: i32| {
-            finish(get_property(&mut c, path_ptr, path_len, ptr_ptr, size_ptr))
-        },
-    )?;
-    Ok(())
-}
-
-fn get_buffer_bytes(
-    c: &mut C<'_>,
-    kind: i32,
-    start: i32,
-    max: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
-) -> HostResult {
+fn get_buffer_bytes(c: &mut C<'_>, kind: i32, start: i32, max: i32, to: ReturnSlots) -> HostResult {
     let kind = BufferType::from_raw(kind).ok_or(Status::BadArgument)?;
     let state = c.data();
     let data = match kind {
@@ -163,19 +161,13 @@ fn get_buffer_bytes(
     }
     let end = start.saturating_add(size(max)).min(data.len());
     let slice = data.get(start..end).ok_or(Status::BadArgument)?;
-    memory::return_bytes(c, slice, ptr_ptr, size_ptr)
+    memory::return_bytes(c, slice, to)
 }
 
 /// Stream properties first, then VM-wide ones. An empty value comes back as
 /// a null pointer (the SDK then reports `None`), as from Envoy.
-fn get_property(
-    c: &mut C<'_>,
-    path_ptr: i32,
-    path_len: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
-) -> HostResult {
-    let path = PropertyPath::from_abi(&memory::read(c, path_ptr, path_len)?);
+fn get_property(c: &mut C<'_>, path: GuestBytes, to: ReturnSlots) -> HostResult {
+    let path = PropertyPath::from_abi(&memory::read(c, path)?);
     let state = c.data();
     let value = state
         .stream()
@@ -183,59 +175,27 @@ fn get_property(
         .or_else(|| state.vm_properties.get(&path))
         .map(<[u8]>::to_vec)
         .ok_or(Status::NotFound)?;
-    memory::return_bytes(c, &value, ptr_ptr, size_ptr)
-}
-
-fn add_header_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "proxy_get_header_map_value",
-        |mut c: C<'_>, map: i32, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32| {
-            finish(get_map_value(&mut c, map, kptr, klen, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_replace_header_map_value",
-        |mut c: C<'_>, map: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-            finish(replace_map_value(&mut c, map, kptr, klen, vptr, vlen))
-        },
-    )?;
-    Ok(())
+    memory::return_bytes(c, &value, to)
 }
 
 /// A missing map is `BadArgument`, except while logging (`NotFound`), as in
 /// Envoy.
-fn get_map_value(
-    c: &mut C<'_>,
-    map: i32,
-    kptr: i32,
-    klen: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
-) -> HostResult {
+fn get_map_value(c: &mut C<'_>, map: i32, key: GuestBytes, to: ReturnSlots) -> HostResult {
     let map = MapType::from_raw(map).ok_or(Status::BadArgument)?;
-    let key = memory::read(c, kptr, klen)?;
+    let key = memory::read(c, key)?;
     let stream = c.data().stream();
     let value = match stream.and_then(|s| s.map(map)) {
         Some(headers) => headers.get(&key).ok_or(Status::NotFound)?.to_vec(),
         None if stream.is_some_and(|s| s.log_phase) => return Err(Status::NotFound.into()),
         None => return Err(Status::BadArgument.into()),
     };
-    memory::return_bytes(c, &value, ptr_ptr, size_ptr)
+    memory::return_bytes(c, &value, to)
 }
 
-fn replace_map_value(
-    c: &mut C<'_>,
-    map: i32,
-    kptr: i32,
-    klen: i32,
-    vptr: i32,
-    vlen: i32,
-) -> HostResult {
+fn replace_map_value(c: &mut C<'_>, map: i32, key: GuestBytes, value: GuestBytes) -> HostResult {
     let map = MapType::from_raw(map).ok_or(Status::BadArgument)?;
-    let key = memory::read(c, kptr, klen)?;
-    let value = memory::read(c, vptr, vlen)?;
+    let key = memory::read(c, key)?;
+    let value = memory::read(c, value)?;
     let headers = c
         .data_mut()
         .stream_mut()
@@ -245,14 +205,17 @@ fn replace_map_value(
     Ok(())
 }
 
-fn add_metrics(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "proxy_define_metric",
-        |mut c: C<'_>, kind: i32, name_ptr: i32, name_len: i32, ret_id: i32| {
-            finish(define_metric(&mut c, kind, name_ptr, name_len, ret_id))
-        },
-    )?;
+fn define_metric(c: &mut C<'_>, kind: i32, name: GuestBytes, ret_id: i32) -> HostResult {
+    let kind = MetricType::from_raw(kind).ok_or(Status::BadArgument)?;
+    let name = memory::read(c, name)?;
+    let id = c
+        .data_mut()
+        .metrics
+        .define(kind, &String::from_utf8_lossy(&name))?;
+    memory::write_u32(c, ret_id, id)
+}
+
+fn add_metric_updates(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         ENV,
         "proxy_record_metric",
@@ -269,22 +232,6 @@ fn add_metrics(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
-}
-
-fn define_metric(
-    c: &mut C<'_>,
-    kind: i32,
-    name_ptr: i32,
-    name_len: i32,
-    ret_id: i32,
-) -> HostResult {
-    let kind = MetricType::from_raw(kind).ok_or(Status::BadArgument)?;
-    let name = memory::read(c, name_ptr, name_len)?;
-    let id = c
-        .data_mut()
-        .metrics
-        .define(kind, &String::from_utf8_lossy(&name))?;
-    memory::write_u32(c, ret_id, id)
 }
 
 fn add_unimplemented(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

@@ -29,6 +29,22 @@ pub(crate) fn word(raw: i32) -> u32 {
     u32::from_ne_bytes(raw.to_ne_bytes())
 }
 
+/// Bytes the guest hands the host: where they start in its memory, and how
+/// many.
+#[derive(Clone, Copy)]
+pub(crate) struct GuestBytes {
+    pub ptr: i32,
+    pub len: i32,
+}
+
+/// Where the guest wants a buffer the host returns: the addresses the host
+/// writes the buffer's pointer and its size to.
+#[derive(Clone, Copy)]
+pub(crate) struct ReturnSlots {
+    pub ptr_ptr: i32,
+    pub size_ptr: i32,
+}
+
 fn memory(caller: &mut Caller<'_, HostState>) -> HostResult<Memory> {
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Ok(memory),
@@ -43,12 +59,12 @@ fn range(ptr: i32, len: i32) -> HostResult<std::ops::Range<usize>> {
     Ok(start..end)
 }
 
-/// Copies `len` bytes at `ptr` out of guest memory.
-pub(crate) fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HostResult<Vec<u8>> {
+/// Copies `bytes` out of guest memory.
+pub(crate) fn read(caller: &mut Caller<'_, HostState>, bytes: GuestBytes) -> HostResult<Vec<u8>> {
     let memory = memory(caller)?;
     let bytes = memory
         .data(&*caller)
-        .get(range(ptr, len)?)
+        .get(range(bytes.ptr, bytes.len)?)
         .ok_or(Status::InvalidMemoryAccess)?;
     Ok(bytes.to_vec())
 }
@@ -74,13 +90,12 @@ pub(crate) fn write_u64(caller: &mut Caller<'_, HostState>, ptr: i32, value: u64
 }
 
 /// Hands `bytes` to the guest: allocates with the module's allocator, copies,
-/// and stores the pointer and size at `ptr_ptr` / `size_ptr`. Empty data is
-/// returned as a null pointer without allocating, as Envoy does.
+/// and stores the pointer and size in `slots`. Empty data is returned as a
+/// null pointer without allocating, as Envoy does.
 pub(crate) fn return_bytes(
     caller: &mut Caller<'_, HostState>,
     bytes: &[u8],
-    ptr_ptr: i32,
-    size_ptr: i32,
+    slots: ReturnSlots,
 ) -> HostResult {
     let size = u32::try_from(bytes.len()).map_err(|_| Status::InvalidMemoryAccess)?;
     let ptr = if bytes.is_empty() {
@@ -89,8 +104,8 @@ pub(crate) fn return_bytes(
         allocate(caller, size)?
     };
     write(caller, ptr, bytes)?;
-    write_u32(caller, ptr_ptr, word(ptr))?;
-    write_u32(caller, size_ptr, size)
+    write_u32(caller, slots.ptr_ptr, word(ptr))?;
+    write_u32(caller, slots.size_ptr, size)
 }
 
 /// The export proxy-wasm SDKs provide for host-to-guest allocations, and the

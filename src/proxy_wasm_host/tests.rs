@@ -99,6 +99,33 @@ fn messages(host: &FilterHost) -> Vec<String> {
     host.logs().iter().map(|l| l.to_string()).collect()
 }
 
+/// A VM of the module `wat`, with an empty plugin configuration.
+fn vm(wat: &str) -> FilterHost {
+    FilterHost::new(&FilterModule::compile(wat.as_bytes()).unwrap(), b"").unwrap()
+}
+
+/// A VM of a module with memory, the ABI marker and `callbacks`, which trap
+/// in the first request: the VM, and the callback and detail of the trap.
+fn trapped(callbacks: &str) -> (FilterHost, String, String) {
+    let mut host = vm(&format!(
+        r#"(module
+          (memory (export "memory") 1)
+          (func (export "proxy_abi_version_0_2_1"))
+          {callbacks})"#
+    ));
+    let err = host.request(&Request::to_route("r")).unwrap_err();
+    let HostError::Trap { function, detail } = err else {
+        panic!("{err}")
+    };
+    (host, function, detail)
+}
+
+/// What compiling a module with the ABI marker and `import` fails with.
+fn import_error(import: &str) -> HostError {
+    let wat = format!(r#"(module {import} (func (export "proxy_abi_version_0_2_1")))"#);
+    FilterModule::compile(wat.as_bytes()).err().unwrap()
+}
+
 #[test]
 fn runs_the_lifecycle_and_records_metrics() {
     let mut host = FilterHost::new(&probe(), b"{}").unwrap();
@@ -173,18 +200,9 @@ fn ticks_see_the_controlled_clock_and_envoy_statuses() {
 
 #[test]
 fn a_trap_names_the_callback_and_fails_the_vm() {
-    let module = FilterModule::compile(
-        br#"(module
-          (memory (export "memory") 1)
-          (func (export "proxy_abi_version_0_2_1"))
-          (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable))"#,
-    )
-    .unwrap();
-    let mut host = FilterHost::new(&module, b"").unwrap();
-    let err = host.request(&Request::to_route("x")).unwrap_err();
-    let HostError::Trap { function, detail } = &err else {
-        panic!("{err}")
-    };
+    let (mut host, function, detail) = trapped(
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable)"#,
+    );
     assert_eq!(function, "proxy_on_request_headers");
     assert!(detail.contains("unreachable"), "{detail}");
     let again = host.request(&Request::to_route("x")).unwrap_err();
@@ -195,17 +213,39 @@ fn a_trap_names_the_callback_and_fails_the_vm() {
 }
 
 #[test]
+fn a_trap_in_a_module_is_an_error_naming_the_callback() {
+    let (mut host, function, detail) = trapped(
+        r#"(func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+          (func (export "proxy_on_log") (param i32) (drop (i32.div_u (i32.const 1) (i32.const 0))))"#,
+    );
+    assert_eq!(function, "proxy_on_log");
+    assert!(detail.contains("divide by zero"), "{detail}");
+    assert!(matches!(
+        host.request(&Request::to_route("r")),
+        Err(HostError::VmFailed { .. })
+    ));
+}
+
+#[test]
 fn an_unknown_import_is_named() {
-    let err = FilterModule::compile(
-        br#"(module
-          (import "env" "proxy_frobnicate" (func (param i32) (result i32)))
-          (func (export "proxy_abi_version_0_2_1")))"#,
-    )
-    .err()
-    .unwrap();
+    let err = import_error(r#"(import "env" "proxy_frobnicate" (func (param i32) (result i32)))"#);
     assert_eq!(
         err.to_string(),
         "the module imports `env::proxy_frobnicate`, which this host does not provide"
+    );
+}
+
+#[test]
+fn an_unknown_import_is_an_error_naming_it() {
+    let err = import_error(
+        r#"(import "env" "proxy_get_header_map_size" (func (param i32 i32) (result i32)))"#,
+    );
+    let HostError::UnknownImport { module, name } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (module.as_str(), name.as_str()),
+        ("env", "proxy_get_header_map_size")
     );
 }
 
@@ -235,8 +275,7 @@ fn unimplemented_imports_link_and_answer_unimplemented() {
             {calls}
             (i32.const 0)))"#
     );
-    let module = FilterModule::compile(wat.as_bytes()).unwrap();
-    let mut host = FilterHost::new(&module, b"").unwrap();
+    let mut host = vm(&wat);
     let outcome = host.request(&Request::to_route("r")).unwrap();
     assert_eq!(
         outcome.actions,
@@ -251,13 +290,7 @@ fn unimplemented_imports_link_and_answer_unimplemented() {
 
 #[test]
 fn a_wrong_import_signature_is_a_link_error_naming_it() {
-    let err = FilterModule::compile(
-        br#"(module
-          (import "env" "proxy_log" (func (param i32) (result i32)))
-          (func (export "proxy_abi_version_0_2_1")))"#,
-    )
-    .err()
-    .unwrap();
+    let err = import_error(r#"(import "env" "proxy_log" (func (param i32) (result i32)))"#);
     assert!(matches!(err, HostError::Link(_)), "{err}");
     assert!(err.to_string().contains("proxy_log"), "{err}");
 }
@@ -281,17 +314,13 @@ fn abi_marker_and_export_signatures_are_checked() {
 
 #[test]
 fn a_failing_allocator_is_a_trap_in_the_calling_callback() {
-    let module = FilterModule::compile(
-        br#"(module
+    let mut host = vm(r#"(module
           (import "env" "proxy_get_property" (func $get (param i32 i32 i32 i32) (result i32)))
           (memory (export "memory") 1)
           (data (i32.const 100) "xds\00route_name")
           (func (export "proxy_abi_version_0_2_1"))
           (func (export "proxy_on_log") (param i32)
-            (drop (call $get (i32.const 100) (i32.const 14) (i32.const 0) (i32.const 4)))))"#,
-    )
-    .unwrap();
-    let mut host = FilterHost::new(&module, b"").unwrap();
+            (drop (call $get (i32.const 100) (i32.const 14) (i32.const 0) (i32.const 4)))))"#);
     let err = host.request(&Request::to_route("r")).unwrap_err();
     assert!(
         matches!(&err, HostError::Trap { function, .. } if function == "proxy_on_log"),
@@ -306,8 +335,7 @@ fn a_failing_allocator_is_a_trap_in_the_calling_callback() {
 
 #[test]
 fn out_of_bounds_pointers_are_reported_not_fatal() {
-    let module = FilterModule::compile(
-        br#"(module
+    let mut host = vm(r#"(module
           (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
           (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
           (import "env" "proxy_increment_metric" (func $inc (param i32 i64) (result i32)))
@@ -318,10 +346,7 @@ fn out_of_bounds_pointers_are_reported_not_fatal() {
             (drop (call $define (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
             ;; count the status of a log call reading past the end of memory
             (drop (call $inc (i32.load (i32.const 8))
-              (i64.extend_i32_u (call $log (i32.const 2) (i32.const 65530) (i32.const 100)))))))"#,
-    )
-    .unwrap();
-    let mut host = FilterHost::new(&module, b"").unwrap();
+              (i64.extend_i32_u (call $log (i32.const 2) (i32.const 65530) (i32.const 100)))))))"#);
     host.request(&Request::to_route("r")).unwrap();
     assert_eq!(
         host.metrics().counter("s"),

@@ -21,6 +21,16 @@ fn stdout_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
+fn run_ok(args: &[OsString]) -> Vec<String> {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_lines(&out)
+}
+
 fn routes(names: &[&str]) -> Vec<OsString> {
     names.iter().map(OsString::from).collect()
 }
@@ -42,12 +52,7 @@ fn prints_one_json_object_per_route() {
             b"httproute/default/a.b.\xff/rule/0/match/0/x".to_vec(),
         ));
     }
-    let out = run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = run_ok(&args);
     let mut want = vec![
         format!(
             r#"{{"route":"{attributed}","project":"acme","environment":"prod","service":"web"}}"#
@@ -61,8 +66,8 @@ fn prints_one_json_object_per_route() {
         // serde_json writes U+FFFD as the character itself.
         want.push("{\"route\":\"httproute/default/a.b.\u{fffd}/rule/0/match/0/x\",\"unattributed\":\"pattern_mismatch\"}".to_owned());
     }
-    assert_eq!(stdout_lines(&out), want);
-    for line in stdout_lines(&out) {
+    assert_eq!(printed, want);
+    for line in printed {
         serde_json::from_str::<serde_json::Value>(&line).unwrap();
     }
 }
@@ -80,14 +85,8 @@ fn previews_follow_the_configured_policy() {
     let config = ConfigFile::new(r#"{"preview_policy": "suppress"}"#);
     let mut args = config.args().to_vec();
     args.push(preview.clone().into());
-    let out = run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        stdout_lines(&out),
+        run_ok(&args),
         [format!(r#"{{"route":"{preview}","suppressed":"preview"}}"#)]
     );
 }
@@ -98,14 +97,8 @@ fn routes_share_one_vm_so_overflow_shows() {
     let (a, b) = (route("a", "prod", "web"), route("b", "prod", "web"));
     let mut args = config.args().to_vec();
     args.extend(routes(&[&a, &b, &a]));
-    let out = run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        stdout_lines(&out),
+        run_ok(&args),
         [
             format!(r#"{{"route":"{a}","project":"a","environment":"prod","service":"web"}}"#),
             format!(r#"{{"route":"{b}","overflow":true}}"#),

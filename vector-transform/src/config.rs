@@ -355,10 +355,6 @@ impl CompiledConfig {
 mod tests {
     use super::*;
 
-    fn err(json: &str) -> ConfigError {
-        CompiledConfig::from_json(json.as_bytes()).unwrap_err()
-    }
-
     #[test]
     fn empty_object_is_the_default() {
         assert_eq!(
@@ -391,11 +387,41 @@ mod tests {
         );
     }
 
+    fn err(json: &str) -> ConfigError {
+        CompiledConfig::from_json(json.as_bytes()).unwrap_err()
+    }
+
+    /// The read error `json` is rejected with, which must name `field` first
+    /// in its message.
+    fn field_error(json: &str, field: &str) -> ReadError {
+        let e = err(json);
+        assert_eq!(e.field(), Some(field), "{json}");
+        assert_message_starts(json, &format!("field `{field}`: "));
+        match e {
+            ConfigError::Read(read) => read,
+            other => panic!("{json}: not a read error: {other}"),
+        }
+    }
+
+    /// Each of `cases` (JSON, field) is rejected naming its field, by a read
+    /// error `is_kind` accepts, with a message going on with `says`.
+    fn assert_field_errors(cases: &[(&str, &str)], is_kind: fn(&ReadError) -> bool, says: &str) {
+        for (json, field) in cases {
+            let e = field_error(json, field);
+            assert!(is_kind(&e), "{json}: {e:?}");
+            assert_message_starts(json, &format!("field `{field}`: {says}"));
+        }
+    }
+
+    fn assert_message_starts(json: &str, start: &str) {
+        let message = err(json).to_string();
+        assert!(message.starts_with(start), "{json}: {message}");
+    }
+
     #[test]
     fn an_unknown_field_is_named() {
-        let e = err(r#"{"key_alias": {}}"#);
-        assert!(matches!(e, ConfigError::Read(ReadError::Unknown { .. })));
-        assert_eq!(e.field(), Some("key_alias"));
+        let e = field_error(r#"{"key_alias": {}}"#, "key_alias");
+        assert!(matches!(e, ReadError::Unknown { .. }));
         assert_eq!(
             e.to_string(),
             "field `key_alias`: unknown (expected one of `key_aliases`, \
@@ -405,28 +431,30 @@ mod tests {
 
     #[test]
     fn a_repeated_field_is_named() {
-        for json in [
-            r#"{"max_record_bytes": 5, "max_record_bytes": 6}"#,
-            r#"{"namespace_template": null, "namespace_template": "{project}"}"#,
-            r#"{"key_aliases": {}, "max_record_bytes": 1, "key_aliases": {}}"#,
-        ] {
-            let e = err(json);
-            assert!(
-                matches!(e, ConfigError::Read(ReadError::Repeated { .. })),
-                "{json}: {e}"
-            );
-            let field = e.field().unwrap();
-            assert!(
-                e.to_string()
-                    .starts_with(&format!("field `{field}`: repeated")),
-                "{e}"
-            );
-        }
+        let cases = [
+            (
+                r#"{"max_record_bytes": 5, "max_record_bytes": 6}"#,
+                "max_record_bytes",
+            ),
+            (
+                r#"{"namespace_template": null, "namespace_template": "{project}"}"#,
+                "namespace_template",
+            ),
+            (
+                r#"{"key_aliases": {}, "max_record_bytes": 1, "key_aliases": {}}"#,
+                "key_aliases",
+            ),
+        ];
+        assert_field_errors(
+            &cases,
+            |e| matches!(e, ReadError::Repeated { .. }),
+            "repeated",
+        );
     }
 
     #[test]
     fn mistyped_and_out_of_range_fields_are_named() {
-        for (json, field) in [
+        let cases = [
             (r#"{"max_record_bytes": "big"}"#, "max_record_bytes"),
             (r#"{"max_record_bytes": -1}"#, "max_record_bytes"),
             (r#"{"max_record_bytes": 1.5}"#, "max_record_bytes"),
@@ -437,18 +465,8 @@ mod tests {
             (r#"{"key_aliases": {"a": 1}}"#, "key_aliases"),
             (r#"{"environment_aliases": []}"#, "environment_aliases"),
             (r#"{"namespace_template": 5}"#, "namespace_template"),
-        ] {
-            let e = err(json);
-            assert!(
-                matches!(e, ConfigError::Read(ReadError::Invalid { .. })),
-                "{json}: {e:?}"
-            );
-            assert_eq!(e.field(), Some(field), "{json}");
-            assert!(
-                e.to_string().starts_with(&format!("field `{field}`: ")),
-                "{e}"
-            );
-        }
+        ];
+        assert_field_errors(&cases, |e| matches!(e, ReadError::Invalid { .. }), "");
         assert_eq!(
             err(r#"{"max_record_bytes": 0}"#).field(),
             Some("max_record_bytes")
@@ -457,7 +475,7 @@ mod tests {
 
     #[test]
     fn a_value_that_is_not_json_names_its_field() {
-        for (json, field) in [
+        let cases = [
             (r#"{"max_record_bytes": 1e999}"#, "max_record_bytes"),
             (
                 r#"{"key_aliases": {}, "max_record_bytes": -1e400, "x": 1}"#,
@@ -468,19 +486,12 @@ mod tests {
                 r#"{"environment_aliases": {"a": tru}}"#,
                 "environment_aliases",
             ),
-        ] {
-            let e = err(json);
-            assert!(
-                matches!(e, ConfigError::Read(ReadError::NotJson { .. })),
-                "{json}: {e}"
-            );
-            assert_eq!(e.field(), Some(field), "{json}");
-            assert!(
-                e.to_string()
-                    .starts_with(&format!("field `{field}`: not valid JSON: ")),
-                "{e}"
-            );
-        }
+        ];
+        assert_field_errors(
+            &cases,
+            |e| matches!(e, ReadError::NotJson { .. }),
+            "not valid JSON: ",
+        );
     }
 
     #[test]
@@ -518,12 +529,11 @@ mod tests {
             let message = err(json).to_string();
             assert!(!message.contains(char::is_control), "{message:?}");
         }
-        assert!(err(r#"{"a\nb": 1}"#)
-            .to_string()
-            .starts_with("field `a\\nb`: unknown (expected one of "));
-        assert!(err(r#"{"namespace_template": "{environm\nt}"}"#)
-            .to_string()
-            .starts_with("field `namespace_template`: unknown placeholder {environm\\nt} "));
+        assert_message_starts(r#"{"a\nb": 1}"#, "field `a\\nb`: unknown (expected one of ");
+        assert_message_starts(
+            r#"{"namespace_template": "{environm\nt}"}"#,
+            "field `namespace_template`: unknown placeholder {environm\\nt} ",
+        );
     }
 
     #[test]

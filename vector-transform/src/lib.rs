@@ -6,7 +6,7 @@
 //! natively in tests and in the VRL twin's differential test; the wasm ABI
 //! exports (`abi`) are compiled only for wasm32 WASI.
 
-mod base64;
+pub mod base64;
 pub mod config;
 mod label_keys;
 mod label_set;

@@ -11,21 +11,10 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{envoy_binary, poll, TempDir};
+use crate::support::{envoy_binary, poll, replace_once, TempDir};
 use starform_envoy_filter::names::{DURATION_BUCKETS_MS, STATS_TAGS};
 use starform_host_tests::repo_root;
 use starform_wasm::envoy::{Launch, SHIPPED_BOOTSTRAP, SHIPPED_MODULE_PATH, SHIPPED_PLUGIN_CONFIG};
-
-/// Replaces the one occurrence of `from`; the shipped file changing shape
-/// must break the test, not silently leave a value in place.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(
-        text.matches(from).count(),
-        1,
-        "expected exactly one {from:?} in deploy/envoy/envoy.yaml"
-    );
-    text.replacen(from, to, 1)
-}
 
 /// A running Envoy (the library's launcher), with the test's expectations.
 struct Envoy(starform_wasm::envoy::Envoy);
@@ -145,6 +134,31 @@ struct Planned {
     body: &'static str,
     status: u16,
     expect: Expect,
+}
+
+use Expect::{Counted, Overflow, Suppressed, Unattributed};
+
+/// A GET of `path` sending `headers`, answered with `status`.
+const fn request(
+    path: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    status: u16,
+    expect: Expect,
+) -> Planned {
+    Planned {
+        path,
+        headers,
+        body: "",
+        status,
+        expect,
+    }
+}
+
+impl Planned {
+    /// The same request sent as a POST carrying `body`.
+    const fn with_body(self, body: &'static str) -> Planned {
+        Planned { body, ..self }
+    }
 }
 
 const ACME_PROD_API: (&str, &str, &str) = ("acme", "prod", "api");
@@ -321,112 +335,43 @@ fn envoy_counts_the_known_mix_exactly() {
     let dir = TempDir::new("envoy-mix").unwrap();
     let envoy = Envoy::start(&dir, SHIPPED_PLUGIN_CONFIG);
     let plan = [
-        Planned {
-            path: "/acme/api",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Counted(ACME_PROD_API, "2xx"),
-        },
-        Planned {
-            path: "/acme/api/v1/items?x=1",
-            headers: SPOOF,
-            // A body naming another tenant changes nothing.
-            body: r#"{"order": 42, "project": "globex"}"#,
-            status: 200,
-            expect: Expect::Counted(ACME_PROD_API, "2xx"),
-        },
-        Planned {
-            path: "/acme/api",
-            headers: HOST_TRICK,
-            body: "",
-            status: 200,
-            expect: Expect::Counted(ACME_PROD_API, "2xx"),
-        },
-        Planned {
-            path: "/acme/api",
-            headers: HOST_OF_ANOTHER_TENANT,
-            body: "",
-            status: 200,
-            expect: Expect::Counted(ACME_PROD_API, "2xx"),
-        },
-        Planned {
-            path: "/acme/missing",
-            headers: &[],
-            body: "",
-            status: 404,
-            expect: Expect::Counted(ACME_PROD_API, "4xx"),
-        },
-        Planned {
-            path: "/acme/missing",
-            headers: SPOOF,
-            body: "",
-            status: 404,
-            expect: Expect::Counted(ACME_PROD_API, "4xx"),
-        },
-        Planned {
-            path: "/globex/web",
-            headers: &[],
-            body: "",
-            status: 503,
-            expect: Expect::Counted(GLOBEX_STAGING_WEB, "5xx"),
-        },
-        Planned {
-            path: "/acme-pr-123/api",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Counted(ACME_PREVIEW_API, "2xx"),
-        },
-        Planned {
-            path: "/acme-pr-123/api",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Counted(ACME_PREVIEW_API, "2xx"),
-        },
-        Planned {
-            path: "/invalid",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Unattributed("invalid_value"),
-        },
-        Planned {
-            path: "/legacy",
-            headers: SPOOF,
-            body: "",
-            status: 200,
-            expect: Expect::Unattributed("pattern_mismatch"),
-        },
-        Planned {
-            path: "/legacy",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Unattributed("pattern_mismatch"),
-        },
-        Planned {
-            path: "/nowhere",
-            headers: &[],
-            body: "",
-            status: 404,
-            expect: Expect::Unattributed("no_route"),
-        },
-        Planned {
-            path: "/nowhere",
-            headers: SPOOF,
-            body: "",
-            status: 404,
-            expect: Expect::Unattributed("no_route"),
-        },
-        Planned {
-            path: "/",
-            headers: HOST_TRICK,
-            body: "",
-            status: 404,
-            expect: Expect::Unattributed("no_route"),
-        },
+        request("/acme/api", &[], 200, Counted(ACME_PROD_API, "2xx")),
+        // A body naming another tenant changes nothing.
+        request(
+            "/acme/api/v1/items?x=1",
+            SPOOF,
+            200,
+            Counted(ACME_PROD_API, "2xx"),
+        )
+        .with_body(r#"{"order": 42, "project": "globex"}"#),
+        request("/acme/api", HOST_TRICK, 200, Counted(ACME_PROD_API, "2xx")),
+        request(
+            "/acme/api",
+            HOST_OF_ANOTHER_TENANT,
+            200,
+            Counted(ACME_PROD_API, "2xx"),
+        ),
+        request("/acme/missing", &[], 404, Counted(ACME_PROD_API, "4xx")),
+        request("/acme/missing", SPOOF, 404, Counted(ACME_PROD_API, "4xx")),
+        request("/globex/web", &[], 503, Counted(GLOBEX_STAGING_WEB, "5xx")),
+        request(
+            "/acme-pr-123/api",
+            &[],
+            200,
+            Counted(ACME_PREVIEW_API, "2xx"),
+        ),
+        request(
+            "/acme-pr-123/api",
+            &[],
+            200,
+            Counted(ACME_PREVIEW_API, "2xx"),
+        ),
+        request("/invalid", &[], 200, Unattributed("invalid_value")),
+        request("/legacy", SPOOF, 200, Unattributed("pattern_mismatch")),
+        request("/legacy", &[], 200, Unattributed("pattern_mismatch")),
+        request("/nowhere", &[], 404, Unattributed("no_route")),
+        request("/nowhere", SPOOF, 404, Unattributed("no_route")),
+        request("/", HOST_TRICK, 404, Unattributed("no_route")),
     ];
     let received = run(&envoy, &plan);
     let text = envoy.scrape_when(|s| complete(s, &plan, &received));
@@ -462,58 +407,16 @@ fn envoy_suppresses_previews_and_overflows_without_labels() {
         r#"{"preview_policy": "suppress", "max_label_sets": 1}"#,
     );
     let plan = [
-        Planned {
-            path: "/acme/api",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Counted(ACME_PROD_API, "2xx"),
-        },
+        request("/acme/api", &[], 200, Counted(ACME_PROD_API, "2xx")),
         // A second label set does not fit: counted with no labels at all,
         // its bytes nowhere.
-        Planned {
-            path: "/globex/web",
-            headers: &[],
-            body: "overflowing bytes",
-            status: 503,
-            expect: Expect::Overflow,
-        },
-        Planned {
-            path: "/globex/web",
-            headers: &[],
-            body: "",
-            status: 503,
-            expect: Expect::Overflow,
-        },
+        request("/globex/web", &[], 503, Overflow).with_body("overflowing bytes"),
+        request("/globex/web", &[], 503, Overflow),
         // The existing set keeps counting, also on a route not seen before.
-        Planned {
-            path: "/acme/missing",
-            headers: &[],
-            body: "",
-            status: 404,
-            expect: Expect::Counted(ACME_PROD_API, "4xx"),
-        },
-        Planned {
-            path: "/acme-pr-123/api",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Suppressed,
-        },
-        Planned {
-            path: "/acme-pr-123/api",
-            headers: SPOOF,
-            body: "",
-            status: 200,
-            expect: Expect::Suppressed,
-        },
-        Planned {
-            path: "/legacy",
-            headers: &[],
-            body: "",
-            status: 200,
-            expect: Expect::Unattributed("pattern_mismatch"),
-        },
+        request("/acme/missing", &[], 404, Counted(ACME_PROD_API, "4xx")),
+        request("/acme-pr-123/api", &[], 200, Suppressed),
+        request("/acme-pr-123/api", SPOOF, 200, Suppressed),
+        request("/legacy", &[], 200, Unattributed("pattern_mismatch")),
     ];
     let received = run(&envoy, &plan);
     let text = envoy.scrape_when(|s| complete(s, &plan, &received));

@@ -14,9 +14,9 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::support::{envoy_binary, TempDir};
+use crate::support::{envoy_binary, replace_once, TempDir};
 use starform_host_tests::repo_root;
-use starform_wasm::envoy::{Envoy, EnvoyError, Launch};
+use starform_wasm::envoy::{adapt_bootstrap, replace_routes, Envoy, EnvoyError, Launch};
 
 /// host-tests/trap-module/trap.rs compiled for wasm32-wasip1 into `dir`.
 /// Plain rustc: no cargo, so no lock on any target dir.
@@ -41,57 +41,36 @@ fn build_trap_module(dir: &Path) -> PathBuf {
     out
 }
 
-/// One listener answering 200 to everything, behind the trap module under
-/// `policy`.
-fn trap_bootstrap(module: &Path, policy: &str, admin: u16, listener: u16) -> String {
-    format!(
-        r#"
-admin:
-  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}
-static_resources:
-  listeners:
-  - name: ingress
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {listener} }} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            name: faults
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - name: httproute/acme-prod/acme.prod.api/rule/0/match/0/api_acme_example
-                match: {{ prefix: / }}
-                direct_response: {{ status: 200, body: {{ inline_string: "ok\n" }} }}
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: trap
-                root_id: trap
-                failure_policy: {policy}
-                # Reloads are rate-limited: one per backoff interval (1 s base
-                # by default, doubling while reloads keep failing).
+/// The one route of the trap bootstrap: 200 to everything.
+const ROUTE: &str = r#"name: httproute/acme-prod/acme.prod.api/rule/0/match/0/api_acme_example
+match: { prefix: / }
+direct_response: { status: 200, body: { inline_string: "ok\n" } }"#;
+
+/// The shipped bootstrap with the trap module in place of the filter,
+/// under `policy`, and `ROUTE` as its only route. Reloads are rate-limited:
+/// one per backoff interval (1 s base by default, doubling while reloads
+/// keep failing), shortened here.
+fn trap_bootstrap(
+    launch: &Launch,
+    module: &Path,
+    policy: &str,
+    admin: u16,
+    listener: u16,
+) -> Result<String, EnvoyError> {
+    let yaml = adapt_bootstrap(launch, module, admin, listener)?;
+    let yaml = replace_routes(&yaml, &[ROUTE.to_owned()])?;
+    Ok(replace_once(
+        &yaml,
+        "                failure_policy: FAIL_CLOSED\n",
+        &format!(
+            "                failure_policy: {policy}
                 reload_config:
-                  backoff: {{ base_interval: 0.1s, max_interval: 1s }}
-                vm_config:
-                  vm_id: trap
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: {module} }} }}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#,
-        module = module.display()
-    )
+                  backoff: {{ base_interval: 0.1s, max_interval: 1s }}\n"
+        ),
+    ))
 }
 
-/// Envoy on a bootstrap of this file's own, killed on drop.
+/// Envoy running the trap module, killed on drop.
 struct Proxy(Envoy);
 
 impl Proxy {
@@ -99,7 +78,7 @@ impl Proxy {
         let module = build_trap_module(dir.path());
         let launch = Launch::new(envoy_binary(), dir.path().to_owned());
         let envoy = Envoy::start_bootstrap(&launch, |admin, listener| {
-            Ok(trap_bootstrap(&module, policy, admin, listener))
+            trap_bootstrap(&launch, &module, policy, admin, listener)
         })
         .unwrap_or_else(|e| panic!("{e}"));
         Proxy(envoy)

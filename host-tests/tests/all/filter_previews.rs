@@ -2,8 +2,11 @@
 //! `max_label_sets` cardinality bound, in the compiled Envoy filter.
 
 use crate::support::filter::{filter, hit, lines, route, samples, scrape};
+use starform_wasm::proxy_wasm_host::FilterHost;
 
 const REQUESTS: &str = "starform_http_requests_total";
+const SUPPRESSED: &str = "starform_l7_suppressed_preview_requests_total";
+const OVERFLOW: &str = "starform_l7_overflow_requests_total";
 
 fn requests(p: &str, e: &str, s: &str, n: u64) -> String {
     format!(
@@ -11,8 +14,13 @@ fn requests(p: &str, e: &str, s: &str, n: u64) -> String {
     )
 }
 
+/// Self-metrics carry no labels: a sample is the name, `{}` and the value.
+fn unlabelled(name: &str, n: u64) -> String {
+    format!("{name}{{}} {n}")
+}
+
 /// Two previews of one service plus its production environment.
-fn traffic(host: &mut starform_wasm::proxy_wasm_host::FilterHost) {
+fn traffic(host: &mut FilterHost) {
     hit(host, &route("acme", "pr-12", "web"));
     hit(host, &route("acme", "pr-13", "web"));
     hit(host, &route("acme", "pr-13", "web"));
@@ -20,62 +28,55 @@ fn traffic(host: &mut starform_wasm::proxy_wasm_host::FilterHost) {
     hit(host, &route("acme", "prod", "web"));
 }
 
+/// A filter under `config` after [`traffic`], and its request counters.
+fn after_traffic(config: &str) -> (FilterHost, Vec<String>) {
+    let mut host = filter(config);
+    traffic(&mut host);
+    let counted = samples(&mut host, REQUESTS);
+    (host, counted)
+}
+
+/// The request counters of acme's web service, by environment.
+fn acme_web(counts: &[(&str, u64)]) -> Vec<String> {
+    counts
+        .iter()
+        .map(|(environment, n)| requests("acme", environment, "web", *n))
+        .collect()
+}
+
 #[test]
 fn aggregate_folds_previews_into_one_environment() {
     for config in ["", r#"{"preview_policy": "aggregate"}"#] {
-        let mut host = filter(config);
-        traffic(&mut host);
-        assert_eq!(
-            samples(&mut host, REQUESTS),
-            [
-                requests("acme", "preview", "web", 4),
-                requests("acme", "prod", "web", 1)
-            ],
-            "config {config:?}"
-        );
+        let (_, counted) = after_traffic(config);
+        let want = acme_web(&[("preview", 4), ("prod", 1)]);
+        assert_eq!(counted, want, "config {config:?}");
     }
 }
 
 #[test]
 fn aggregate_uses_the_configured_environment_name() {
-    let mut host = filter(r#"{"preview_policy": "aggregate", "preview_environment": "ephemeral"}"#);
-    traffic(&mut host);
-    assert_eq!(
-        samples(&mut host, REQUESTS),
-        [
-            requests("acme", "ephemeral", "web", 4),
-            requests("acme", "prod", "web", 1)
-        ]
-    );
+    let (_, counted) =
+        after_traffic(r#"{"preview_policy": "aggregate", "preview_environment": "ephemeral"}"#);
+    assert_eq!(counted, acme_web(&[("ephemeral", 4), ("prod", 1)]));
 }
 
 #[test]
 fn full_keeps_each_preview() {
-    let mut host = filter(r#"{"preview_policy": "full"}"#);
-    traffic(&mut host);
-    assert_eq!(
-        samples(&mut host, REQUESTS),
-        [
-            requests("acme", "pr-12", "web", 1),
-            requests("acme", "pr-13", "web", 2),
-            requests("acme", "preview-login", "web", 1),
-            requests("acme", "prod", "web", 1),
-        ]
-    );
+    let (_, counted) = after_traffic(r#"{"preview_policy": "full"}"#);
+    let want = acme_web(&[
+        ("pr-12", 1),
+        ("pr-13", 2),
+        ("preview-login", 1),
+        ("prod", 1),
+    ]);
+    assert_eq!(counted, want);
 }
 
 #[test]
 fn suppress_counts_previews_only_in_their_own_counter() {
-    let mut host = filter(r#"{"preview_policy": "suppress"}"#);
-    traffic(&mut host);
-    assert_eq!(
-        samples(&mut host, REQUESTS),
-        [requests("acme", "prod", "web", 1)]
-    );
-    assert_eq!(
-        samples(&mut host, "starform_l7_suppressed_preview_requests_total"),
-        ["starform_l7_suppressed_preview_requests_total{} 4"]
-    );
+    let (mut host, counted) = after_traffic(r#"{"preview_policy": "suppress"}"#);
+    assert_eq!(counted, acme_web(&[("prod", 1)]));
+    assert_eq!(samples(&mut host, SUPPRESSED), [unlabelled(SUPPRESSED, 4)]);
     assert!(!scrape(&mut host).contains("pr-1"), "{}", scrape(&mut host));
 }
 
@@ -89,10 +90,7 @@ fn preview_pattern_is_configurable() {
         samples(&mut host, REQUESTS),
         [requests("acme", "pr-12", "web", 1)]
     );
-    assert_eq!(
-        samples(&mut host, "starform_l7_suppressed_preview_requests_total"),
-        ["starform_l7_suppressed_preview_requests_total{} 1"]
-    );
+    assert_eq!(samples(&mut host, SUPPRESSED), [unlabelled(SUPPRESSED, 1)]);
 }
 
 #[test]
@@ -114,7 +112,7 @@ fn label_sets_beyond_the_bound_count_as_overflow() {
             requests("a", "prod", "web", 2),
             requests("b", "prod", "web", 1),
             "# TYPE starform_l7_overflow_requests_total counter".to_owned(),
-            "starform_l7_overflow_requests_total{} 3".to_owned(),
+            unlabelled(OVERFLOW, 3),
         ]
     );
 }
@@ -127,10 +125,7 @@ fn a_label_set_is_one_identity_whatever_its_status_codes() {
         host.request(&starform_wasm::proxy_wasm_host::Request::to_route(r.as_str()).status(status))
             .unwrap();
     }
-    assert_eq!(
-        samples(&mut host, "starform_l7_overflow_requests_total"),
-        Vec::<String>::new()
-    );
+    assert_eq!(samples(&mut host, OVERFLOW), Vec::<String>::new());
     assert_eq!(samples(&mut host, REQUESTS).len(), 3);
 }
 
@@ -145,8 +140,5 @@ fn aggregated_previews_share_one_label_set() {
         samples(&mut host, REQUESTS),
         [requests("acme", "preview", "web", 5)]
     );
-    assert_eq!(
-        samples(&mut host, "starform_l7_overflow_requests_total"),
-        ["starform_l7_overflow_requests_total{} 1"]
-    );
+    assert_eq!(samples(&mut host, OVERFLOW), [unlabelled(OVERFLOW, 1)]);
 }

@@ -43,6 +43,14 @@ fn one<'a>(section: &'a BTreeMap<String, Vec<String>>, key: &str) -> &'a str {
     &values[0]
 }
 
+fn section(name: &str) -> BTreeMap<String, Vec<String>> {
+    sections()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no [{name}] section"))
+        .1
+}
+
 fn filters() -> Vec<BTreeMap<String, Vec<String>>> {
     sections()
         .into_iter()
@@ -65,11 +73,7 @@ fn filters_run_in_order_on_container_logs() {
         .map(|f| one(f, "name").to_owned())
         .collect();
     assert_eq!(names, ["kubernetes", "wasm", "rewrite_tag"]);
-    let input = sections()
-        .into_iter()
-        .find(|(n, _)| n == "INPUT")
-        .unwrap()
-        .1;
+    let input = section("INPUT");
     assert_eq!(one(&input, "name"), "tail");
     assert_eq!(one(&input, "tag"), "kube.*");
     // A file created while Fluent Bit is down is read from its start (the
@@ -152,11 +156,7 @@ fn quarantined_records_are_retagged_and_both_tags_are_forwarded() {
         !new_tag.starts_with("kube."),
         "the re-emitted record must not pass the filters again"
     );
-    let output = sections()
-        .into_iter()
-        .find(|(n, _)| n == "OUTPUT")
-        .unwrap()
-        .1;
+    let output = section("OUTPUT");
     assert_eq!(one(&output, "name"), "forward");
     assert_eq!(one(&output, "port"), "24224");
     let pattern = one(&output, "match_regex");

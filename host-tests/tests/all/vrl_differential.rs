@@ -63,13 +63,27 @@ fn namespace_for(i: usize) -> Namespace {
     }
 }
 
-fn run_generated(name: &str, config_json: &str, count: usize, base_seed: u64) -> Tally {
-    let mut engines = Engines::new(name, config_json);
-    let seed = seed(base_seed);
+/// Hands `count` records generated for `config` from `seed` to
+/// `check`, with their index, and returns what it tallied.
+fn tally_generated(
+    name: &str,
+    config: &str,
+    count: usize,
+    seed: u64,
+    mut check: impl FnMut(&mut Engines, usize, Map<String, Json>, &mut Tally),
+) -> Tally {
+    let mut engines = Engines::new(name, config);
     let mut records = Records::new(&engines.config, seed);
     let mut tally = Tally::new();
     for i in 0..count {
-        let record = records.next_record();
+        check(&mut engines, i, records.next_record(), &mut tally);
+    }
+    tally
+}
+
+fn run_generated(name: &str, config: &str, count: usize, base_seed: u64) -> Tally {
+    let seed = seed(base_seed);
+    let tally = tally_generated(name, config, count, seed, |engines, i, record, tally| {
         let namespace = namespace_for(i);
         let outputs = engines.outputs_for(&record, namespace);
         if !outputs.agree() {
@@ -83,7 +97,7 @@ fn run_generated(name: &str, config_json: &str, count: usize, base_seed: u64) ->
             *tally.entry(format!("{TWO_SOURCES}{o}")).or_default() += 1;
         }
         *tally.entry(o).or_default() += 1;
-    }
+    });
     eprintln!("{name}: {count} generated records agree (seed {seed}): {tally:?}");
     tally
 }
@@ -143,38 +157,28 @@ fn generated_records_agree_default_config() {
     );
 }
 
-#[test]
-fn generated_records_agree_with_aliases() {
-    let tally = run_generated("aliases", ALIASES, 100_000, 2);
-    assert_covers(&tally, &OUTCOMES);
-    assert_covers(&tally, &["two sources: conflict", "two sources: accepted"]);
+/// A test per configuration (so they run in parallel): `count` generated
+/// records from `seed` agree, and reach [`OUTCOMES`] and those listed.
+macro_rules! generated_records_agree {
+    ($($test:ident: $name:literal, $config:ident, $count:literal records, seed $seed:literal,
+        reaching [$($more:literal),*];)+) => {$(
+        #[test]
+        fn $test() {
+            let tally = run_generated($name, $config, $count, $seed);
+            assert_covers(&tally, &OUTCOMES);
+            assert_covers(&tally, &[$($more),*]);
+        }
+    )+};
 }
 
-#[test]
-fn generated_records_agree_with_namespace_template() {
-    let tally = run_generated("template", TEMPLATE, 50_000, 3);
-    assert_covers(&tally, &OUTCOMES);
-    assert_covers(
-        &tally,
-        &[
-            "namespace_mismatch",
-            "two sources: namespace_mismatch",
-            "two sources: accepted",
-        ],
-    );
-}
-
-#[test]
-fn generated_records_agree_with_template_aliases_and_limit() {
-    let tally = run_generated("template+aliases+700B", TEMPLATE_ALIASES, 50_000, 4);
-    assert_covers(&tally, &OUTCOMES);
-    assert_covers(&tally, &["namespace_mismatch", "two sources: conflict"]);
-}
-
-#[test]
-fn generated_records_agree_with_small_limit() {
-    let tally = run_generated("300B", SMALL, 50_000, 5);
-    assert_covers(&tally, &OUTCOMES);
+generated_records_agree! {
+    generated_records_agree_with_aliases: "aliases", ALIASES, 100_000 records, seed 2,
+        reaching ["two sources: conflict", "two sources: accepted"];
+    generated_records_agree_with_namespace_template: "template", TEMPLATE, 50_000 records, seed 3,
+        reaching ["namespace_mismatch", "two sources: namespace_mismatch", "two sources: accepted"];
+    generated_records_agree_with_template_aliases_and_limit: "template+aliases+700B", TEMPLATE_ALIASES,
+        50_000 records, seed 4, reaching ["namespace_mismatch", "two sources: conflict"];
+    generated_records_agree_with_small_limit: "300B", SMALL, 50_000 records, seed 5, reaching [];
 }
 
 /// Each edit reintroduces a mistake a hand-written twin could make; the
@@ -296,18 +300,14 @@ fn assert_second_pass_is_a_no_op(
     outcome(&first)
 }
 
-fn run_second_pass(name: &str, config_json: &str, count: usize, base_seed: u64) -> Tally {
-    let mut engines = Engines::new(name, config_json);
+fn run_second_pass(name: &str, config: &str, count: usize, base_seed: u64) -> Tally {
     let seed = seed(base_seed);
-    let mut records = Records::new(&engines.config, seed);
-    let mut tally = Tally::new();
-    for i in 0..count {
-        let input = serde_json::to_vec(&records.next_record()).unwrap();
+    let tally = tally_generated(name, config, count, seed, |engines, i, record, tally| {
+        let input = serde_json::to_vec(&record).unwrap();
         let context = format!("{name} record {i} (seed {seed})");
-        let outcome =
-            assert_second_pass_is_a_no_op(&mut engines, &input, namespace_for(i), &context);
+        let outcome = assert_second_pass_is_a_no_op(engines, &input, namespace_for(i), &context);
         *tally.entry(outcome).or_default() += 1;
-    }
+    });
     eprintln!(
         "{name}: the second pass kept all {count} first-pass outputs (seed {seed}): {tally:?}"
     );
@@ -345,9 +345,7 @@ fn second_pass_catches_a_twin_that_shadows_equal_fields() {
         )
     });
     for record in [
-        fluent_bit(
-            json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"}),
-        ),
+        fluent_bit(starform_labels("acme", "prod", "web")),
         fluent_bit(json!({})),
     ] {
         let input = serde_json::to_vec(&record).unwrap();
@@ -482,6 +480,14 @@ fn agreed(config: &str, record: Json) -> Json {
     first.unwrap()
 }
 
+fn starform_labels(project: &str, environment: &str, service: &str) -> Json {
+    json!({
+        "starform.io/project": project,
+        "starform.io/environment": environment,
+        "starform.io/service": service
+    })
+}
+
 fn fluent_bit(labels: Json) -> Json {
     json!({"log": "hi", "kubernetes": {"namespace_name": "acme-prod", "labels": labels}})
 }
@@ -490,11 +496,7 @@ fn fluent_bit(labels: Json) -> Json {
 fn kelvin_sign_is_not_k() {
     let out = agreed(
         DEFAULT,
-        fluent_bit(json!({
-            "starform.io/project": "\u{212A}ey",
-            "starform.io/environment": "prod",
-            "starform.io/service": "web"
-        })),
+        fluent_bit(starform_labels("\u{212A}ey", "prod", "web")),
     );
     assert_eq!(
         out["starform_quarantine"],
@@ -506,11 +508,11 @@ fn kelvin_sign_is_not_k() {
 fn unicode_whitespace_is_trimmed_and_ascii_is_lowercased() {
     let out = agreed(
         DEFAULT,
-        fluent_bit(json!({
-            "starform.io/project": "\u{a0}\u{3000}ACME\u{2028}",
-            "starform.io/environment": " Prod\t",
-            "starform.io/service": "\u{85}web"
-        })),
+        fluent_bit(starform_labels(
+            "\u{a0}\u{3000}ACME\u{2028}",
+            " Prod\t",
+            "\u{85}web",
+        )),
     );
     assert_eq!(
         (&out["project"], &out["environment"], &out["service"]),
@@ -522,8 +524,8 @@ fn unicode_whitespace_is_trimmed_and_ascii_is_lowercased() {
 #[test]
 fn size_limit_counts_bytes_not_characters() {
     // 20 'é' are 20 characters but 40 bytes: over a limit between the two.
-    let record = json!({"log": "é".repeat(20), "kubernetes": {"labels": {
-        "starform.io/project": "a", "starform.io/environment": "b", "starform.io/service": "c"}}});
+    let record =
+        json!({"log": "é".repeat(20), "kubernetes": {"labels": starform_labels("a", "b", "c")}});
     let bytes = serde_json::to_vec(&record).unwrap().len();
     let chars = String::from_utf8(serde_json::to_vec(&record).unwrap())
         .unwrap()
@@ -557,7 +559,7 @@ fn spoofed_reserved_fields_are_shadowed_on_both_routes() {
         m.insert("starform_shadowed".into(), json!({"old": 1}));
         r
     };
-    let good = json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"});
+    let good = starform_labels("acme", "prod", "web");
     let accepted = agreed(DEFAULT, spoof(good));
     assert_eq!(accepted["project"], "acme");
     assert_eq!(
@@ -642,8 +644,7 @@ fn known_divergence_nesting_deeper_than_the_json_limit() {
 
 #[test]
 fn known_divergence_integers_beyond_i64() {
-    let record = json!({"n": u64::MAX, "kubernetes": {"labels": {
-        "starform.io/project": "a", "starform.io/environment": "b", "starform.io/service": "c"}}});
+    let record = json!({"n": u64::MAX, "kubernetes": {"labels": starform_labels("a", "b", "c")}});
     let mut engines = Engines::new("u64", DEFAULT);
     let outputs = engines.outputs_for(record.as_object().unwrap(), Namespace::Vector);
     assert_eq!(outputs.native, outputs.wasm);
@@ -660,7 +661,7 @@ fn known_divergence_integers_beyond_i64() {
 /// later candidate, and the namespace beside `labels` is the one checked.
 #[test]
 fn two_label_maps_are_both_sources() {
-    let full = json!({"starform.io/project": "acme", "starform.io/environment": "prod", "starform.io/service": "web"});
+    let full = starform_labels("acme", "prod", "web");
     let conflict = |key: &str| json!({"reason": "conflict", "key": key});
 
     // pod_labels first in the record, an alias in labels against the

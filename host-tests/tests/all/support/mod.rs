@@ -24,6 +24,17 @@ pub fn envoy_binary() -> PathBuf {
     venv_tool("STARFORM_ENVOY", "envoy").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Replaces the one occurrence of `from`; the shipped file changing shape
+/// must break the test, not silently leave a value in place.
+pub fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "expected exactly one {from:?} in deploy/envoy/envoy.yaml"
+    );
+    text.replacen(from, to, 1)
+}
+
 /// Runs `job` (DDL files, inserts, queries) through
 /// scripts/clickhouse_session.py in a real ClickHouse engine (chdb, from
 /// `$STARFORM_PYTHON` or `./.venv/bin/python`) and returns its answer.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
+use starform_vector_transform::base64;
 
 /// Labels of one series, sorted by name.
 pub type Labels = BTreeMap<String, String>;
@@ -11,28 +12,6 @@ pub type Labels = BTreeMap<String, String>;
 /// One series of an instant vector: labels (without `__name__` unless the
 /// query kept it) → value.
 pub type Vector = BTreeMap<Labels, f64>;
-
-/// RFC 4648 base64 with padding, for the `Authorization` header.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 pub fn urlencode(s: &str) -> String {
@@ -62,7 +41,7 @@ impl Client {
             user: user.to_owned(),
             authorization: Some(format!(
                 "Basic {}",
-                base64(format!("{user}:{password}").as_bytes())
+                base64::encode(format!("{user}:{password}").as_bytes())
             )),
         }
     }
@@ -194,11 +173,14 @@ mod tests {
 
     #[test]
     fn encodes() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"tenant-acme:s3cret"), "dGVuYW50LWFjbWU6czNjcmV0");
+        assert_eq!(base64::encode(b""), "");
+        assert_eq!(base64::encode(b"f"), "Zg==");
+        assert_eq!(base64::encode(b"fo"), "Zm8=");
+        assert_eq!(base64::encode(b"foo"), "Zm9v");
+        assert_eq!(
+            base64::encode(b"tenant-acme:s3cret"),
+            "dGVuYW50LWFjbWU6czNjcmV0"
+        );
         assert_eq!(urlencode("a{b=\"c\"} 1/2"), "a%7Bb%3D%22c%22%7D%201%2F2");
     }
 }

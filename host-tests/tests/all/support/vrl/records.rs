@@ -6,56 +6,31 @@
 //! records whose size is within a few bytes of `max_record_bytes`.
 
 use serde_json::{json, Map, Value as Json};
+use starform_host_tests::rng::Rng;
 use starform_vector_transform::config::CompiledConfig;
 use starform_vector_transform::{measured_len, TransformConfig, RESERVED_FIELDS};
 
-/// SplitMix64: small, seedable, good enough to spread choices.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return 0;
-        }
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// True with probability `percent`/100.
-    pub fn percent(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-const PROJECTS: &[&str] = &["acme", "a", "x1-y2", "globex-corp", "9lives", "k8s"];
-const ENVIRONMENTS: &[&str] = &[
-    "prod",
-    "production",
-    "staging",
-    "dev",
-    "preview-42",
-    "live",
-    "stg",
+/// Each identity field's values, indexed as an identity is.
+const POOLS: [&[&str]; 4] = [
+    &["acme", "a", "x1-y2", "globex-corp", "9lives", "k8s"],
+    &[
+        "prod",
+        "production",
+        "staging",
+        "dev",
+        "preview-42",
+        "live",
+        "stg",
+    ],
+    &["web", "api", "w-1", "worker", "db0"],
+    &[
+        "b-1", "Build_42", "1234abcd", "ci/run#7", "ß-build", "\u{212A}",
+    ],
 ];
-const SERVICES: &[&str] = &["web", "api", "w-1", "worker", "db0"];
-const BUILD_IDS: &[&str] = &[
-    "b-1", "Build_42", "1234abcd", "ci/run#7", "ß-build", "\u{212A}",
-];
+const PROJECT: usize = 0;
+const ENVIRONMENT: usize = 1;
+const SERVICE: usize = 2;
+const BUILD_ID: usize = 3;
 
 /// Strings that are never DNS-1123 labels, whatever the trimming and ASCII
 /// lowercasing — several of them become one under Unicode case folding.
@@ -100,6 +75,31 @@ const LINES: &[&str] = &[
     "",
 ];
 
+/// Labels beside the candidates, some a case or a space away from one.
+const NOISE_LABELS: &[&str] = &[
+    "app",
+    "pod-template-hash",
+    "Starform.io/project",
+    "starform.io/project ",
+    "starform.io/Environment",
+    "starform.io/build_id",
+    "team",
+];
+
+/// Top-level fields of the customer's own (Merge_Log).
+const CUSTOMER_KEYS: &[&str] = &[
+    "level",
+    "msg",
+    "user",
+    "latency_ms",
+    "ratio",
+    "tags",
+    "nested",
+    "time",
+    "a.b",
+    "ü",
+];
+
 const SPOOFS: &[&str] = &["acme", "victim-corp", "production", "build", "runtime", ""];
 
 /// Characters used to pad a record to a given byte size, with their JSON
@@ -129,6 +129,13 @@ enum Intent {
     NonString,
 }
 
+/// What a drawn key does to a key the map already holds.
+#[derive(PartialEq)]
+enum Existing {
+    Kept,
+    Replaced,
+}
+
 impl Records {
     pub fn new(config: &TransformConfig, seed: u64) -> Self {
         let compiled = CompiledConfig::compile(config).expect("valid test configuration");
@@ -140,13 +147,13 @@ impl Records {
     }
 
     pub fn next_record(&mut self) -> Map<String, Json> {
-        let project = (*self.rng.pick(PROJECTS)).to_owned();
+        let project = self.rng.pick(POOLS[PROJECT]).to_owned();
         let environment = self.environment();
-        let service = (*self.rng.pick(SERVICES)).to_owned();
+        let service = self.rng.pick(POOLS[SERVICE]).to_owned();
         let build_id = self
             .rng
             .percent(35)
-            .then(|| (*self.rng.pick(BUILD_IDS)).to_owned());
+            .then(|| self.rng.pick(POOLS[BUILD_ID]).to_owned());
         let identity = [
             Some(project.clone()),
             Some(environment.clone()),
@@ -226,14 +233,8 @@ impl Records {
                 .collect(),
             _ => {
                 let mut other = labels.clone();
-                let index = self.rng.below(4);
-                let pool = match index {
-                    0 => PROJECTS,
-                    1 => ENVIRONMENTS,
-                    2 => SERVICES,
-                    _ => BUILD_IDS,
-                };
-                let value = *self.rng.pick(pool);
+                let index = self.rng.below(POOLS.len());
+                let value = self.rng.pick(POOLS[index]);
                 let value = self.disguise(value);
                 if let Some(key) = self.compiled.candidates(index).first() {
                     other.insert(key.clone(), Json::String(value));
@@ -246,9 +247,9 @@ impl Records {
     fn environment(&mut self) -> String {
         let aliases: Vec<String> = self.config.environment_aliases.keys().cloned().collect();
         if !aliases.is_empty() && self.rng.percent(40) {
-            return self.rng.pick(&aliases).clone();
+            return self.rng.pick(&aliases);
         }
-        (*self.rng.pick(ENVIRONMENTS)).to_owned()
+        self.rng.pick(POOLS[ENVIRONMENT]).to_owned()
     }
 
     fn label_value(&mut self, index: usize, value: &str) -> Json {
@@ -261,17 +262,11 @@ impl Records {
         let text = match intent {
             Intent::Same => self.disguise(value),
             Intent::Other => {
-                let pool = match index {
-                    0 => PROJECTS,
-                    1 => ENVIRONMENTS,
-                    2 => SERVICES,
-                    _ => BUILD_IDS,
-                };
-                let other = *self.rng.pick(pool);
+                let other = self.rng.pick(POOLS[index]);
                 self.disguise(other)
             }
             Intent::Invalid => {
-                let base = (*self.rng.pick(INVALID_LABELS)).to_owned();
+                let base = self.rng.pick(INVALID_LABELS).to_owned();
                 match self.rng.below(4) {
                     0 => "x".repeat(64),
                     1 => "y".repeat(63),
@@ -300,33 +295,39 @@ impl Records {
                 .collect();
         }
         if self.rng.percent(25) {
-            let before = *self.rng.pick(PADDING);
-            let after = *self.rng.pick(PADDING);
+            let before = self.rng.pick(PADDING);
+            let after = self.rng.pick(PADDING);
             s = format!("{before}{s}{after}");
         }
         s
     }
 
     fn noise_labels(&mut self, labels: &mut Map<String, Json>) {
-        const NOISE: &[&str] = &[
-            "app",
-            "pod-template-hash",
-            "Starform.io/project",
-            "starform.io/project ",
-            "starform.io/Environment",
-            "starform.io/build_id",
-            "team",
-        ];
-        for _ in 0..self.rng.below(3) {
-            let key = *self.rng.pick(NOISE);
-            if !labels.contains_key(key) {
-                let v = self.label_value(0, "noise");
-                labels.insert(key.into(), v);
-            }
-        }
+        self.insert_drawn(labels, NOISE_LABELS, 3, Existing::Kept, |r| {
+            r.label_value(0, "noise")
+        });
         // Occasionally drop the whole map's contents, or make it huge-keyed.
         if self.rng.percent(2) {
             labels.clear();
+        }
+    }
+
+    /// Draws fewer than `bound` keys from `keys` into `map`, each with a
+    /// value from `value`.
+    fn insert_drawn(
+        &mut self,
+        map: &mut Map<String, Json>,
+        keys: &[&str],
+        bound: usize,
+        existing: Existing,
+        mut value: impl FnMut(&mut Self) -> Json,
+    ) {
+        for _ in 0..self.rng.below(bound) {
+            let key = self.rng.pick(keys);
+            if existing == Existing::Replaced || !map.contains_key(key) {
+                let v = value(self);
+                map.insert(key.into(), v);
+            }
         }
     }
 
@@ -413,40 +414,26 @@ impl Records {
     fn line(&mut self) -> String {
         let mut s = String::new();
         for _ in 0..=self.rng.below(3) {
-            let line = *self.rng.pick(LINES);
+            let line = self.rng.pick(LINES);
             s.push_str(line);
         }
         s
     }
 
     fn customer_fields(&mut self, record: &mut Map<String, Json>) {
-        const KEYS: &[&str] = &[
-            "level",
-            "msg",
-            "user",
-            "latency_ms",
-            "ratio",
-            "tags",
-            "nested",
-            "time",
-            "a.b",
-            "ü",
-        ];
-        for _ in 0..self.rng.below(4) {
-            let key = *self.rng.pick(KEYS);
-            let value = self.scalar_or_container(3);
-            record.insert(key.into(), value);
-        }
+        self.insert_drawn(record, CUSTOMER_KEYS, 4, Existing::Replaced, |r| {
+            r.scalar_or_container(3)
+        });
     }
 
     /// Reserved top-level fields set by the record itself (Merge_Log).
     fn spoof(&mut self, record: &mut Map<String, Json>) {
         for _ in 0..=self.rng.below(3) {
-            let field = *self.rng.pick(&RESERVED_FIELDS);
+            let field = self.rng.pick(&RESERVED_FIELDS);
             let value = match self.rng.below(4) {
                 0 => json!({"reason": "missing_label", "key": null}),
                 1 => self.scalar_or_container(2),
-                _ => Json::String((*self.rng.pick(SPOOFS)).to_owned()),
+                _ => Json::String(self.rng.pick(SPOOFS).to_owned()),
             };
             record.insert(field.into(), value);
         }
@@ -461,24 +448,20 @@ impl Records {
         match choice {
             0 => Json::Null,
             1 => Json::Bool(self.rng.percent(50)),
-            2 => json!(*self
+            2 => json!(self
                 .rng
                 .pick(&[0_i64, -1, 42, i64::MAX, i64::MIN, 1_700_000_000_123])),
-            3 => json!(*self.rng.pick(&[
-                0.5_f64,
-                -0.0,
-                1e300,
-                5e-324,
-                3.0,
-                123_456_789.125,
-                -2.5e-7
-            ])),
+            3 => {
+                json!(self
+                    .rng
+                    .pick(&[0.5_f64, -0.0, 1e300, 5e-324, 3.0, 123_456_789.125, -2.5e-7]))
+            }
             4 | 5 => Json::String(self.line()),
             6 => {
-                let project = *self.rng.pick(PROJECTS);
+                let project = self.rng.pick(POOLS[PROJECT]);
                 Json::String(self.disguise(project))
             }
-            7 => Json::String((*self.rng.pick(INVALID_LABELS)).to_owned()),
+            7 => Json::String(self.rng.pick(INVALID_LABELS).to_owned()),
             8 => Json::Array(
                 (0..self.rng.below(3))
                     .map(|_| self.scalar_or_container(depth - 1))
@@ -524,7 +507,7 @@ impl Records {
         else {
             return;
         };
-        let (pad, width) = *self.rng.pick(SIZE_PADS);
+        let (pad, width) = self.rng.pick(SIZE_PADS);
         let count = needed as u64 / width;
         let rest = needed as u64 % width;
         let mut s = pad.repeat(count as usize);
