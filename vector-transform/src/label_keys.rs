@@ -69,23 +69,19 @@ impl LabelKeys {
         self.keys.get(from..to).unwrap_or_default()
     }
 
-    /// The number of the candidate whose fingerprint is `print` and which
-    /// `is_key` confirms (fingerprints of different keys can be equal).
-    #[inline]
-    pub(crate) fn find(&self, print: u64, is_key: impl Fn(&str) -> bool) -> Option<usize> {
-        let id = self.prints.iter().position(|p| *p == print)?;
-        // Almost always the one: a later candidate with the same
-        // fingerprint is looked for only when this one is not the key.
-        let key = self.keys.get(id)?;
-        if is_key(key) {
-            return Some(id);
-        }
-        self.keys
-            .iter()
-            .zip(&self.prints)
-            .skip(id + 1)
-            .position(|(key, p)| *p == print && is_key(key))
-            .map(|offset| id + 1 + offset)
+    /// The number of the first candidate from number `from` on whose
+    /// fingerprint is `print` (different keys can share one: the caller
+    /// confirms with [`LabelKeys::key`]).
+    #[inline(always)]
+    pub(crate) fn find_print(&self, print: u64, from: usize) -> Option<usize> {
+        let rest = self.prints.get(from..)?;
+        rest.iter().position(|p| *p == print).map(|at| from + at)
+    }
+
+    /// Candidate key number `id`.
+    #[inline(always)]
+    pub(crate) fn key(&self, id: usize) -> &str {
+        self.keys.get(id).map_or("", String::as_str)
     }
 
     /// The number of the candidate equal to `key`, for a key the scan had to

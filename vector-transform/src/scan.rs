@@ -445,9 +445,16 @@ fn note(
     let id = if key.escaped {
         keys.find_decoded(&decode(b, key))
     } else {
-        keys.find(print, |candidate| {
-            same_as_print(b, key, candidate.as_bytes())
-        })
+        let mut from = 0;
+        loop {
+            let Some(id) = keys.find_print(print, from) else {
+                break None;
+            };
+            if same_as_print(b, key, keys.key(id).as_bytes()) {
+                break Some(id);
+            }
+            from = id + 1;
+        }
     };
     if let Some(slot) = id.and_then(|id| slots.get_mut(map + id)) {
         *slot = Some(value);
