@@ -180,6 +180,13 @@ mod tests {
         })
     }
 
+    /// `labels` under the default configuration are quarantined for
+    /// `reason`, naming `key`.
+    fn assert_quarantined(labels: &Map<String, Value>, reason: Reason, key: &'static str) {
+        let q = resolve(&CompiledConfig::default(), Some(labels)).unwrap_err();
+        assert_eq!(q, Quarantine::new(reason, key));
+    }
+
     fn config(json: &str) -> CompiledConfig {
         CompiledConfig::from_json(json.as_bytes()).unwrap()
     }
@@ -214,11 +221,7 @@ mod tests {
             "acme"
         );
         l.insert("starform.io/service".into(), json!("My_Svc"));
-        let q = resolve(&CompiledConfig::default(), Some(&l)).unwrap_err();
-        assert_eq!(
-            q,
-            Quarantine::new(Reason::InvalidValue, "starform.io/service")
-        );
+        assert_quarantined(&l, Reason::InvalidValue, "starform.io/service");
     }
 
     #[test]
@@ -226,22 +229,14 @@ mod tests {
         let mut l = labels(full());
         l.remove("starform.io/environment");
         l.insert("starform.io/service".into(), json!(""));
-        let q = resolve(&CompiledConfig::default(), Some(&l)).unwrap_err();
-        assert_eq!(
-            q,
-            Quarantine::new(Reason::MissingLabel, "starform.io/environment")
-        );
+        assert_quarantined(&l, Reason::MissingLabel, "starform.io/environment");
     }
 
     #[test]
     fn non_string_values_are_invalid() {
         let mut l = labels(full());
         l.insert("starform.io/environment".into(), json!(7));
-        let q = resolve(&CompiledConfig::default(), Some(&l)).unwrap_err();
-        assert_eq!(
-            q,
-            Quarantine::new(Reason::InvalidValue, "starform.io/environment")
-        );
+        assert_quarantined(&l, Reason::InvalidValue, "starform.io/environment");
     }
 
     #[test]
@@ -256,11 +251,7 @@ mod tests {
             Some("Build_42")
         );
         l.insert("starform.io/build-id".into(), json!(" \n"));
-        let q = resolve(&CompiledConfig::default(), Some(&l)).unwrap_err();
-        assert_eq!(
-            q,
-            Quarantine::new(Reason::InvalidValue, "starform.io/build-id")
-        );
+        assert_quarantined(&l, Reason::InvalidValue, "starform.io/build-id");
     }
 
     #[test]
