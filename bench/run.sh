@@ -28,9 +28,10 @@ if ! command -v wrk >/dev/null; then
 fi
 ENVOY=${STARFORM_ENVOY:-$(scripts/envoy-venv.sh)}
 
-# The CLI built with the feature set `cargo test --workspace` resolves (the
-# root package alone resolves another and would rebuild wasmtime).
-cargo build --release --quiet -p starform-wasm -p starform-host-tests --bin starform-wasm
+# The CLI exactly as the test command builds it: any other cargo invocation
+# (a package alone, or without the dev-dependencies) resolves other features
+# and compiles wasmtime a second time.
+cargo test --release --workspace --no-run --quiet
 cargo build --quiet --target wasm32-wasip1 --profile wasm-release \
   -p starform-bench-noop-filter --target-dir target/bench-wasm
 MODULES=target/bench-modules

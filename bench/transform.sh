@@ -34,10 +34,9 @@ cargo bench --quiet -p starform-host-tests --bench instructions
 
 echo
 echo "==> starform-wasm logs on $LINES lines"
-# One build with the host tests' feature set (the one `cargo test --workspace`
-# and the bench above use), so no dependency is compiled a second time.
-cargo build --release --quiet -p starform-wasm -p starform-host-tests \
-  --bin starform-wasm --example transform_corpus
+# The CLI and the corpus example exactly as the test command builds them, so
+# no dependency is compiled a second time (see bench/run.sh).
+cargo test --release --workspace --no-run --quiet
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/starform-transform-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 target/release/examples/transform_corpus --config >"$WORK/config.json"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (fuzz/, cargo-fuzz + libFuzzer) and runs each for
-# SECONDS (default 20), one after the other, at the lowest CPU priority.
+# SECONDS (default 20), one per core at a time (FUZZ_JOBS), at the lowest CPU
+# priority.
 #   scripts/fuzz.sh            # the short form CI runs
 #   scripts/fuzz.sh 600        # the 10-minute runs docs/reliability.md reports
 #   FUZZ_TARGETS="wasm_filter" scripts/fuzz.sh 60
@@ -108,14 +109,16 @@ step "building the fuzz targets"
 nice -n 19 "${FUZZ[@]}" build -s none
 
 mkdir -p fuzz/logs
-failed=()
-for target in $TARGETS; do
-  step "fuzzing $target for ${SECONDS_PER_TARGET}s"
-  dict=()
+# Targets run side by side, one per core (FUZZ_JOBS to choose): each still
+# gets its SECONDS_PER_TARGET of a core to itself.
+JOBS=${FUZZ_JOBS:-$(nproc)}
+
+# One target's run; its exit status and new findings go to fuzz/logs/.
+fuzz_one() {
+  local target=$1 dict=() mode=() before status
   if [ -f "fuzz/dicts/$target.dict" ]; then
     dict=(-dict="fuzz/dicts/$target.dict")
   fi
-  mode=()
   if [ -n "${FUZZ_KEEP_GOING:-}" ]; then
     mode=(-fork=1 -ignore_crashes=1)
   fi
@@ -127,8 +130,26 @@ for target in $TARGETS; do
     -print_final_stats=1 "${mode[@]}" "${dict[@]}" >"fuzz/logs/$target.log" 2>&1
   status=$?
   set -e
+  echo "$status $(( $(ls "fuzz/artifacts/$target" | wc -l) - before ))" >"fuzz/logs/$target.result"
+}
+
+step "fuzzing $TARGETS for ${SECONDS_PER_TARGET}s each, $JOBS at a time"
+running=0
+for target in $TARGETS; do
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+for target in $TARGETS; do
+  step "$target"
   grep -E '^(#[0-9]+ +DONE|#[0-9]+: cov:|stat::number_of_executed_units|stat::peak_rss_mb)|panicked at|ERROR: libFuzzer' "fuzz/logs/$target.log" | tail -n 4 || true
-  found=$(( $(ls "fuzz/artifacts/$target" | wc -l) - before ))
+  read -r status found <"fuzz/logs/$target.result" || { status=1 found=0; }
   if [ "$status" -ne 0 ] || [ "$found" -gt 0 ]; then
     tail -n 40 "fuzz/logs/$target.log" >&2
     failed+=("$target")
