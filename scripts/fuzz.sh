@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh 600        # the 10-minute runs docs/reliability.md reports
 #   FUZZ_TARGETS="wasm_filter" scripts/fuzz.sh 60
 #   FUZZ_KEEP_GOING=1 scripts/fuzz.sh 600   # collect every finding, don't stop
+#   scripts/fuzz.sh --build-only             # seed and build, no fuzzing
 # A finding stops its target with a non-zero exit (so this script fails) and
 # leaves the input in fuzz/artifacts/<target>/; replay it with
 #   scripts/fuzz.sh --replay <target> <file>
@@ -37,16 +38,24 @@ fi
 # instead of compiling its own (build.rs, STARFORM_PREBUILT_WASM_DIR).
 # `cargo test --release --workspace` builds the CLI (for tests/all/cli_*.rs) with
 # the features scripts/test.sh's test run resolves: after that run this is a
-# no-op, where a plain `cargo build` would rebuild wasmtime.
-step "exporting the embedded modules"
-cargo test --release --workspace --no-run --quiet
-target/release/starform-wasm export-modules fuzz/modules
-export STARFORM_PREBUILT_WASM_DIR="$PWD/fuzz/modules"
+# no-op, where a plain `cargo build` would rebuild wasmtime. A caller that
+# exported them already (scripts/test.sh) sets STARFORM_PREBUILT_WASM_DIR:
+# exporting again would touch the files and rebuild the fuzz targets.
+if [ -z "${STARFORM_PREBUILT_WASM_DIR:-}" ]; then
+  step "exporting the embedded modules"
+  cargo test --release --workspace --no-run --quiet
+  target/release/starform-wasm export-modules fuzz/modules
+  export STARFORM_PREBUILT_WASM_DIR="$PWD/fuzz/modules"
+fi
 
 if [ "${1:-}" = "--replay" ]; then
   target=$2 file=$3
   "${FUZZ[@]}" run -s none "$target" "$file"
   exit
+fi
+BUILD_ONLY=0
+if [ "${1:-}" = "--build-only" ]; then
+  BUILD_ONLY=1
 fi
 SECONDS_PER_TARGET=${1:-20}
 
@@ -107,6 +116,9 @@ PY
 
 step "building the fuzz targets"
 nice -n 19 "${FUZZ[@]}" build -s none
+if [ "$BUILD_ONLY" = 1 ]; then
+  exit 0
+fi
 
 mkdir -p fuzz/logs
 # Targets run side by side, one per core (FUZZ_JOBS to choose): each still

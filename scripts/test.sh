@@ -8,7 +8,8 @@
 # Then: rustfmt, clippy (host and wasm32), the whole workspace's tests in --release, and
 # the real-Envoy load checks of bench/: a short soak, the cardinality floods, and a
 # smoke run of the benchmarks (bench/run.sh --smoke; the full benchmark is not run here),
-# and every fuzz target for 20 s (scripts/fuzz.sh, which installs cargo-fuzz if missing).
+# and every fuzz target for 20 s (scripts/fuzz.sh, which installs cargo-fuzz if missing;
+# its instrumented build runs in the background from the start of the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,17 @@ step "clippy (wasm32-wasip1)"
 cargo clippy --release --target wasm32-wasip1 -p starform-envoy-filter -p starform-vector-transform -- -D warnings
 
 step "tests"
+cargo test --release --workspace --no-run
+# The instrumented fuzz build (fuzz/: its own workspace and target dir, the
+# longest build here) runs in the background at the lowest priority while the
+# tests and load checks run, on what CPU they leave; the fuzzing step below
+# waits for it. It embeds the modules these tests run, exported once.
+target/release/starform-wasm export-modules fuzz/modules >/dev/null
+FUZZ_ENV=(env STARFORM_PREBUILT_WASM_DIR="$PWD/fuzz/modules")
+FUZZ_BUILD_LOG=$(mktemp)
+"${FUZZ_ENV[@]}" nice -n 19 bash scripts/fuzz.sh --build-only >"$FUZZ_BUILD_LOG" 2>&1 &
+FUZZ_BUILD=$!
+trap 'kill "$FUZZ_BUILD" 2>/dev/null || true' EXIT
 cargo test --release --workspace
 
 echo
@@ -77,9 +89,16 @@ step "benchmark smoke run (bench/run.sh --smoke)"
 bench/run.sh --smoke
 
 step "fuzzing, short form: each target for 20 s (scripts/fuzz.sh; the 10-minute runs are in docs/reliability.md)"
-# Installs cargo-fuzz if missing and builds the instrumented targets in
-# fuzz/target (their own workspace), embedding the modules the tests ran.
-bash scripts/fuzz.sh 20
+# cargo-fuzz (installed if missing) built the instrumented targets in the
+# background since the tests started; the runs start when that build is done.
+if ! wait "$FUZZ_BUILD"; then
+  cat "$FUZZ_BUILD_LOG" >&2
+  echo "building the fuzz targets failed" >&2
+  exit 1
+fi
+grep -E '^==>|Finished' "$FUZZ_BUILD_LOG" || true
+rm -f "$FUZZ_BUILD_LOG"
+"${FUZZ_ENV[@]}" bash scripts/fuzz.sh 20
 
 echo
 echo "all checks passed"
