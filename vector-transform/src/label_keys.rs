@@ -46,6 +46,7 @@ impl LabelKeys {
         self.keys.len()
     }
 
+    /// See the field.
     pub(crate) fn bloom(&self) -> u64 {
         self.bloom
     }
@@ -53,10 +54,7 @@ impl LabelKeys {
     /// Canonical key `index`'s candidates in rule order, with their numbers.
     pub(crate) fn of(&self, index: usize) -> impl Iterator<Item = (usize, &str)> {
         let from = self.first.get(index).copied().unwrap_or_default();
-        let to = self.first.get(index + 1).copied().unwrap_or_default();
-        self.keys
-            .get(from..to)
-            .unwrap_or_default()
+        self.keys_of(index)
             .iter()
             .enumerate()
             .map(move |(offset, key)| (from + offset, key.as_str()))

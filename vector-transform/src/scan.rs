@@ -705,20 +705,11 @@ fn fingerprint(bytes: &[u8], key: Span) -> u64 {
     // The eight bytes ending where the key ends, with those before the key
     // shifted out: the key's last (up to) eight bytes as a little-endian
     // number, whatever precedes it.
-    let last = match end.checked_sub(8).and_then(|from| bytes.get(from..end)) {
-        Some(tail) => word(tail, 0),
-        // Near the start of the input: the same number, built bytewise.
-        None => {
-            let raw = bytes
-                .get(start.max(end.saturating_sub(8))..end)
-                .unwrap_or_default();
-            let mut padded = [0u8; 8];
-            if let Some(dst) = padded.get_mut(8 - raw.len()..) {
-                dst.copy_from_slice(raw);
-            }
-            u64::from_le_bytes(padded)
-        }
+    let Some(tail) = end.checked_sub(8).and_then(|from| bytes.get(from..end)) else {
+        // Near the start of the input: the same number, from the key alone.
+        return fingerprint_of(bytes.get(start..end).unwrap_or_default());
     };
+    let last = word(tail, 0);
     let kept = if len >= 8 {
         last
     } else {
