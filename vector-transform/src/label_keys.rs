@@ -51,20 +51,17 @@ impl LabelKeys {
         self.bloom
     }
 
-    /// Canonical key `index`'s candidates in rule order, with their numbers.
-    pub(crate) fn of(&self, index: usize) -> impl Iterator<Item = (usize, &str)> {
+    /// The numbers of canonical key `index`'s candidates, in rule order.
+    #[inline(always)]
+    pub(crate) fn ids_of(&self, index: usize) -> std::ops::Range<usize> {
         let from = self.first.get(index).copied().unwrap_or_default();
-        self.keys_of(index)
-            .iter()
-            .enumerate()
-            .map(move |(offset, key)| (from + offset, key.as_str()))
+        let to = self.first.get(index + 1).copied().unwrap_or_default();
+        from..to.max(from)
     }
 
     /// Canonical key `index`'s candidates in rule order.
     pub(crate) fn keys_of(&self, index: usize) -> &[String] {
-        let from = self.first.get(index).copied().unwrap_or_default();
-        let to = self.first.get(index + 1).copied().unwrap_or_default();
-        self.keys.get(from..to).unwrap_or_default()
+        self.keys.get(self.ids_of(index)).unwrap_or_default()
     }
 
     /// The number of the first candidate from number `from` on whose

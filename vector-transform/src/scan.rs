@@ -28,7 +28,7 @@ const MAX_DEPTH: usize = 64;
 const MAX_OPEN_KEYS: usize = 512;
 
 /// A JSON string's contents (between the quotes) in the input.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Span {
     start: u32,
     end: u32,
@@ -98,7 +98,8 @@ pub(crate) struct ScannedMap<'a> {
 }
 
 impl LabelMap for ScannedMap<'_> {
-    fn lookup(&self, id: usize, _key: &str) -> Option<Option<Cow<'_, str>>> {
+    #[inline(always)]
+    fn lookup(&self, id: usize, _keys: &LabelKeys) -> Option<Option<Cow<'_, str>>> {
         let found = (*self.slots.get(id)?)?;
         Some(found.map(|v| decode(self.text, v)))
     }
@@ -107,10 +108,19 @@ impl LabelMap for ScannedMap<'_> {
 /// Unescapes a string span the scan accepted (UTF-8, only the escapes
 /// [`string_end`] accepts).
 fn decode(text: &[u8], span: Span) -> Cow<'_, str> {
-    let raw = text
+    let bytes = text
         .get(span.start as usize..span.end as usize)
-        .and_then(|raw| std::str::from_utf8(raw).ok())
-        .unwrap_or("");
+        .unwrap_or_default();
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
+    // SAFETY: a `Span` is made only by `walk` (its fields are private to
+    // this module; tests aside), over a string `string_end` accepted in this same
+    // input, and `string_end` accepts only well-formed UTF-8: every byte of
+    // 0x80 or above starts a sequence `utf8_end` checks against the Unicode
+    // standard's table, every other byte is ASCII. The fast and general
+    // paths (whose parser validates with `from_utf8`) are compared by unit
+    // tests, the golden corpus and a fuzz target. Checking again here was
+    // a twentieth of the module's instructions per record.
+    let raw = unsafe { std::str::from_utf8_unchecked(bytes) };
     if !span.escaped {
         return Cow::Borrowed(raw);
     }
@@ -482,15 +492,45 @@ fn control_escape(digits: &[u8]) -> Option<()> {
 ///
 /// Most of what the module executes per record is this loop, so it is
 /// written for an interpreter: plain bytes are passed eight at a time (four
-/// words a step while 32 bytes remain), and only a quote, a backslash, a
-/// control character or a non-ASCII byte is looked at alone. Inlined: a
-/// call and its two results through memory cost more than a short key.
+/// words a step while 32 bytes remain), and the bytes a word flags are read
+/// out of the word itself. A closing quote ends the scan; a short escape
+/// (`\"`, `\n`, …) with both its bytes in the word is passed without leaving
+/// the word (log messages hold dozens). Anything else flagged (a control
+/// character, a non-ASCII byte, a `\u` escape, an escape split across
+/// words) and the last few bytes of the input are looked at byte by byte.
+/// Inlined: a call and its two results through memory cost more than a
+/// short key.
 #[inline(always)]
 fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut pos = start;
     let mut escaped = false;
     loop {
-        pos = skip_plain(b, pos);
+        if let Some((at, w, mut m)) = flagged_word(b, &mut pos) {
+            let passed = loop {
+                // The flagged byte's lowest bit: `m` holds its highest, and
+                // is not 0 here.
+                let shift = m.trailing_zeros().wrapping_sub(7);
+                let c = (w >> shift) as u8;
+                if c == b'"' {
+                    return Some((at + (shift / 8) as usize, escaped));
+                }
+                if c != b'\\' || shift >= 56 || !short_escape((w >> (shift + 8)) as u8) {
+                    break shift / 8;
+                }
+                escaped = true;
+                // Exact past the escape: every byte before the word's first
+                // non-ASCII one is ASCII, so no carry reached them.
+                let past = shift + 16;
+                m = if past < 64 { m & (u64::MAX << past) } else { 0 };
+                if m == 0 {
+                    break 8;
+                }
+            };
+            pos = at + passed as usize;
+            if passed == 8 {
+                continue;
+            }
+        }
         match *b.get(pos)? {
             b'"' => return Some((pos, escaped)),
             b'\\' => {
@@ -512,29 +552,47 @@ fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// The first byte at or after `pos` that is not plain, or where fewer than
-/// eight bytes remain.
+/// The escapes serde_json writes with one character after the backslash:
+/// `"` and, as bits of the characters 0x40–0x7f, `\ b f n r t`.
+const SHORT_ESCAPES: u64 = 1 << (b'\\' - 0x40)
+    | 1 << (b'b' - 0x40)
+    | 1 << (b'f' - 0x40)
+    | 1 << (b'n' - 0x40)
+    | 1 << (b'r' - 0x40)
+    | 1 << (b't' - 0x40);
+
+/// `c` follows a backslash in an escape serde_json writes other than `\u`.
 #[inline(always)]
-fn skip_plain(b: &[u8], mut pos: usize) -> usize {
-    while let Some(chunk) = b.get(pos..pos + 32) {
+fn short_escape(c: u8) -> bool {
+    c == b'"' || (c >> 6 == 1 && (SHORT_ESCAPES >> (c & 0x3f)) & 1 != 0)
+}
+
+/// The first word from `pos` on that holds a byte which may not stand in a
+/// string as it is: where it starts, the word, its [`special`] mask. `None`
+/// once fewer than eight bytes remain, `pos` then where they start.
+#[inline(always)]
+fn flagged_word(b: &[u8], pos: &mut usize) -> Option<(usize, u64, u64)> {
+    while let Some(chunk) = b.get(*pos..*pos + 32) {
         // Word by word, leaving at the first that holds one: most strings
         // (keys, short values) end within their first eight bytes.
         for at in [0, 8, 16, 24] {
-            let m = special(word(chunk, at));
+            let w = word(chunk, at);
+            let m = special(w);
             if m != 0 {
-                return pos + at + first(m);
+                return Some((*pos + at, w, m));
             }
         }
-        pos += 32;
+        *pos += 32;
     }
-    while let Some(chunk) = b.get(pos..pos + 8) {
-        let m = special(word(chunk, 0));
+    while let Some(chunk) = b.get(*pos..*pos + 8) {
+        let w = word(chunk, 0);
+        let m = special(w);
         if m != 0 {
-            return pos + first(m);
+            return Some((*pos, w, m));
         }
-        pos += 8;
+        *pos += 8;
     }
-    pos
+    None
 }
 
 /// Past the UTF-8 sequence whose first byte (0x80 or above) is at `pos`,
@@ -581,12 +639,6 @@ fn special(word: u64) -> u64 {
     let not_quote_or_control = (word ^ (ONES * 0x02)).wrapping_add(ONES * (0x80 - 0x21));
     let not_backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_add(ONES * 0x7f);
     (!(not_quote_or_control & not_backslash) | word) & HIGH_BITS
-}
-
-/// The index of the byte whose high bit is the lowest set in `mask`.
-#[inline(always)]
-fn first(mask: u64) -> usize {
-    (mask.trailing_zeros() / 8) as usize
 }
 
 /// Where an object opened as the value of `key` sits.
@@ -674,7 +726,13 @@ pub(crate) fn same_words(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
+        // Both padded to a word alike: one comparison, no byte loop.
+        let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
+        if let (Some(x), Some(y)) = (x.get_mut(..n), y.get_mut(..n)) {
+            x.copy_from_slice(a);
+            y.copy_from_slice(b);
+        }
+        return x == y;
     }
     let mut at = 0;
     while at + 8 < n {

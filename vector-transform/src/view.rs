@@ -6,20 +6,22 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::label_keys::LabelKeys;
 use crate::scan::Scanned;
 
 /// A pod-label map: Fluent Bit's `kubernetes.labels` or Vector's
 /// `kubernetes.pod_labels`.
 pub(crate) trait LabelMap {
-    /// Candidate label key `key`, number `id` of the configuration's
-    /// `LabelKeys` (a map may find it by either): `None` when absent,
-    /// `Some(None)` when its value is not a string.
-    fn lookup(&self, id: usize, key: &str) -> Option<Option<Cow<'_, str>>>;
+    /// Candidate label key number `id` of `keys` (a map may find it by
+    /// number or by name): `None` when absent, `Some(None)` when its value
+    /// is not a string.
+    fn lookup(&self, id: usize, keys: &LabelKeys) -> Option<Option<Cow<'_, str>>>;
 }
 
 impl LabelMap for Map<String, Value> {
-    fn lookup(&self, _id: usize, key: &str) -> Option<Option<Cow<'_, str>>> {
-        self.get(key).map(|v| v.as_str().map(Cow::Borrowed))
+    fn lookup(&self, id: usize, keys: &LabelKeys) -> Option<Option<Cow<'_, str>>> {
+        self.get(keys.key(id))
+            .map(|v| v.as_str().map(Cow::Borrowed))
     }
 }
 
