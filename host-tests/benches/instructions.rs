@@ -130,7 +130,72 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         "CEILING instructions per record <= {CEILING}: {} ({mean})",
         if within { "held" } else { "EXCEEDED" }
     );
+    parts(&mut host)?;
     Ok(within)
+}
+
+/// Instructions of one record through the Fluent Bit call sequence.
+fn cost(host: &mut LogTransform, record: &str) -> Result<u64, Box<dyn std::error::Error>> {
+    let before = host.instructions().ok_or("module is not metered")?;
+    host.filter_log_as_fluent_bit(TAG, (0, 0), record.as_bytes())?;
+    Ok(host.instructions().ok_or("module is not metered")? - before)
+}
+
+/// What the parts of a record cost, each from two single records that
+/// differ in that part only (the figures docs/performance.md quotes).
+fn parts(host: &mut LogTransform) -> Result<(), Box<dyn std::error::Error>> {
+    let log = |content: &str| format!(r#"{{"log":"{content}"}}"#);
+    let members = |n: usize| {
+        let list: Vec<String> = (0..n)
+            .map(|i| format!(r#""key_{i:02}":"value_{i:02}""#))
+            .collect();
+        format!("{{{}}}", list.join(","))
+    };
+    let labels = |suffix: &str| {
+        format!(
+            r#"{{"log":"a","kubernetes":{{"namespace_name":"acme-prod","labels":{{"starform.io/project{suffix}":"acme","starform.io/environment{suffix}":"prod","starform.io/service{suffix}":"web"}}}}}}"#
+        )
+    };
+    let plain = |n: usize| "a".repeat(n);
+    // 50 escapes in 1,000 bytes of content, against 1,000 plain bytes.
+    let escaped = "abcdefghijklmnopqr\\n".repeat(50);
+    let empty = cost(host, "{}")?;
+    // Both records past the size where the module's `malloc` changes bins.
+    let (short, long) = (
+        cost(host, &log(&plain(1_000)))?,
+        cost(host, &log(&plain(2_000)))?,
+    );
+    let with_escapes = cost(host, &log(&escaped))?;
+    let thousand = short;
+    let (one, eight) = (cost(host, &members(1))?, cost(host, &members(8))?);
+    let (candidates, others) = (cost(host, &labels(""))?, cost(host, &labels("-x"))?);
+    let per = |a: u64, b: u64, n: u64| (a as f64 - b as f64) / n as f64;
+    println!("single records (instructions)");
+    println!(
+        "{:<64} {:>9}",
+        "the call around `{}` (malloc x2, the export, free x2)", empty
+    );
+    println!(
+        "{:<64} {:>9.2}",
+        "string contents, per byte (2,000 plain bytes against 1,000)",
+        per(long, short, 1_000)
+    );
+    println!(
+        "{:<64} {:>9.1}",
+        "an escape (50 `\\n` in 1,000 bytes, against 1,000 plain)",
+        per(with_escapes, thousand, 50)
+    );
+    println!(
+        "{:<64} {:>9.1}",
+        "a member `\"key_00\":\"value_00\"` (8 against 1)",
+        per(eight, one, 7)
+    );
+    println!(
+        "{:<64} {:>9}",
+        "3 candidate labels resolved, template, identity (against none)",
+        candidates as i64 - others as i64
+    );
+    Ok(())
 }
 
 /// `accepted`, or the quarantine reason of one output object.

@@ -334,8 +334,13 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 note(b, slots, keys, found, key, value);
             }
         }
-        // After a value: `,` continues the container; `}`/`]` closes it and
-        // maybe the containers around it.
+        // After a value: `,` continues the container (tested first, alone:
+        // it follows most values); `}`/`]` closes it and maybe the
+        // containers around it.
+        if *b.get(pos)? == b',' {
+            pos += 1;
+            continue;
+        }
         loop {
             let c = *b.get(pos)?;
             pos += 1;
@@ -593,6 +598,24 @@ fn flagged_word(b: &[u8], pos: &mut usize) -> Option<(usize, u64, u64)> {
         *pos += 8;
     }
     None
+}
+
+/// Whether `bytes` are ASCII with nothing a JSON string must escape (no
+/// `"`, `\\` or control character), eight bytes at a time.
+pub(crate) fn plain_ascii(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some((head, tail)) = rest.split_first_chunk::<8>() {
+        if special(u64::from_le_bytes(*head)) != 0 {
+            return false;
+        }
+        rest = tail;
+    }
+    // The last few bytes, padded with a plain one.
+    let mut padded = [b'a'; 8];
+    if let Some(start) = padded.get_mut(..rest.len()) {
+        start.copy_from_slice(rest);
+    }
+    special(u64::from_le_bytes(padded)) == 0
 }
 
 /// Past the UTF-8 sequence whose first byte (0x80 or above) is at `pos`,

@@ -173,7 +173,7 @@ fn json_string(s: &str, out: &mut Vec<u8>) {
     let hex = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
     out.push(b'"');
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if crate::scan::plain_ascii(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
