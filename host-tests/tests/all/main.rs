@@ -28,6 +28,7 @@ mod fuzz_regressions;
 mod logs_pipe;
 mod metrics_pipe;
 mod modules_spoofing;
+mod operate_alerts;
 mod transform_config_file;
 mod transform_faults;
 mod transform_fluent_bit_config;
