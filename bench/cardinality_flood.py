@@ -12,7 +12,8 @@
    service (`acme.pr-<i>.api`) under each `preview_policy`: `aggregate` → one
    label set `environment="preview"`; `full` → one per preview; `suppress` →
    only `starform_l7_suppressed_preview_requests_total`, and no series names
-   any preview.
+   any preview; `short_retention` → one per preview, every one marked
+   `retention="short"`.
 
 Exit status 1 on any failed check. Usage:
   bench/cardinality_flood.py --envoy ENVOY --module starform_envoy_filter.wasm
@@ -98,7 +99,7 @@ def main() -> None:
               "one histogram per live label set, _count = its requests")
 
         previews = [f"httproute/flood/acme.pr-{i}.api/rule/0/match/0/h" for i in range(args.previews)]
-        for policy in ("aggregate", "full", "suppress"):
+        for policy in ("aggregate", "full", "suppress", "short_retention"):
             started, text, _ = flood(args.envoy, args.module, work, previews, 1, f'{{"preview_policy": "{policy}"}}')
             sets = series(text, "starform_http_requests_total")
             suppressed = sample_sum(text, "starform_l7_suppressed_preview_requests_total")
@@ -110,9 +111,12 @@ def main() -> None:
             if policy == "aggregate":
                 check(list(sets) == ['project="acme",environment="preview",service="api",code_class="2xx"']
                       and sets[list(sets)[0]] == n, f"one label set, environment=\"preview\", {n} requests")
-            elif policy == "full":
+            elif policy in ("full", "short_retention"):
                 want = min(n, 5000)
                 check(len(sets) == want and overflow == n - want, f"{want} label sets, one per preview; overflow {overflow}")
+                marked = sum(1 for labels in sets if labels.endswith(',retention="short"'))
+                want_marked = want if policy == "short_retention" else 0
+                check(marked == want_marked, f"{marked} label sets marked retention=\"short\"")
             else:
                 check(not sets and suppressed == n and "pr-" not in text,
                       f"suppressed counter {suppressed}, no series names a preview")

@@ -102,6 +102,7 @@ stats_config:
   - { tag_name: service, regex: '(service=\\.=(.+?);\\.;)' }
   - { tag_name: code_class, regex: '(code_class=\\.=(.+?);\\.;)' }
   - { tag_name: reason, regex: '(_reason=\\.=(.+?);\\.;)' }
+  - { tag_name: retention, regex: '(retention=\\.=(.+?);\\.;)' }
   histogram_bucket_settings:
   - match: { prefix: wasmcustom.starform_http_request_duration_milliseconds }
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]

@@ -8,9 +8,11 @@ use serde::Deserialize;
 use starform_labels::config_json::{self, OneLine, ReadError};
 use starform_labels::{DnsLabel, InvalidLabel};
 
-/// Default `route_pattern`: Envoy Gateway's xDS route name for an HTTPRoute
-/// named `<project>.<environment>.<service>` (docs/contracts.md §1).
-pub const DEFAULT_ROUTE_PATTERN: &str = r"^httproute/[^/]+/(?P<project>[^./]+)\.(?P<environment>[^./]+)\.(?P<service>[^./]+)/rule/[0-9]+/match/-?[0-9]+/[^/]*$";
+/// Default `route_pattern`: every xDS route name Envoy Gateway generates for
+/// an HTTPRoute named `<project>.<environment>.<service>`, its CORS
+/// preflight routes included (docs/contracts.md §1). GRPCRoutes
+/// (`grpcroute/…`) are deliberately not matched.
+pub const DEFAULT_ROUTE_PATTERN: &str = r"^httproute/[^/]+/(?P<project>[^./]+)\.(?P<environment>[^./]+)\.(?P<service>[^./]+)/rule/[0-9]+/match/-?[0-9]+(?:/cors-preflight)?/[^/]*$";
 
 /// Default `preview_pattern`: per-pull-request environments.
 pub const DEFAULT_PREVIEW_PATTERN: &str = "^(pr|preview)-[a-z0-9-]+$";
@@ -39,6 +41,10 @@ pub enum PreviewPolicy {
     Full,
     /// Counted only in `starform_l7_suppressed_preview_requests_total`.
     Suppress,
+    /// Counted under the preview's own environment name, like `Full`, and
+    /// marked `retention="short"` so the collector stores it apart from
+    /// the long-lived series.
+    ShortRetention,
 }
 
 impl PreviewPolicy {
@@ -47,23 +53,30 @@ impl PreviewPolicy {
             PreviewPolicy::Aggregate => "aggregate",
             PreviewPolicy::Full => "full",
             PreviewPolicy::Suppress => "suppress",
+            PreviewPolicy::ShortRetention => "short_retention",
         }
     }
+
+    pub const ALL: [PreviewPolicy; 4] = [
+        PreviewPolicy::Aggregate,
+        PreviewPolicy::Full,
+        PreviewPolicy::Suppress,
+        PreviewPolicy::ShortRetention,
+    ];
 }
+
+/// [`PreviewPolicy::ALL`]'s names, for the rejection of an unknown one.
+const PREVIEW_POLICY_NAMES: [&str; 4] = ["aggregate", "full", "suppress", "short_retention"];
 
 /// Only from a JSON string: serde's derived enum would also take
 /// `{"full": null}`, a shape the contract does not know.
 impl<'de> Deserialize<'de> for PreviewPolicy {
     fn deserialize<D: Deserializer<'de>>(json: D) -> Result<Self, D::Error> {
         let name = String::deserialize(json)?;
-        [
-            PreviewPolicy::Aggregate,
-            PreviewPolicy::Full,
-            PreviewPolicy::Suppress,
-        ]
-        .into_iter()
-        .find(|policy| policy.as_str() == name)
-        .ok_or_else(|| de::Error::unknown_variant(&name, &["aggregate", "full", "suppress"]))
+        PreviewPolicy::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == name)
+            .ok_or_else(|| de::Error::unknown_variant(&name, &PREVIEW_POLICY_NAMES))
     }
 }
 
@@ -257,11 +270,27 @@ mod tests {
                 r#"{"preview_policy":"aggregate"}"#,
                 PreviewPolicy::Aggregate,
             ),
+            (
+                r#"{"preview_policy":"short_retention"}"#,
+                PreviewPolicy::ShortRetention,
+            ),
         ] {
             assert_eq!(
                 Config::parse(json.as_bytes()).unwrap().preview_policy,
                 policy
             );
+        }
+    }
+
+    #[test]
+    fn an_unknown_policy_is_refused_naming_every_known_one() {
+        assert_eq!(
+            PreviewPolicy::ALL.map(PreviewPolicy::as_str),
+            PREVIEW_POLICY_NAMES
+        );
+        let e = err(r#"{"preview_policy": "short"}"#).to_string();
+        for name in PREVIEW_POLICY_NAMES {
+            assert!(e.contains(&format!("`{name}`")), "{e}");
         }
     }
 

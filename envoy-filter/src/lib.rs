@@ -24,7 +24,7 @@ mod glue;
 
 pub use config::{Config, ConfigError, PreviewPolicy};
 pub use metrics::{MetricKind, MetricSink, SinkError};
-pub use policy::Outcome;
+pub use policy::{Outcome, Retention};
 pub use recorder::Recorder;
 pub use request::{CodeClass, RequestFacts};
 pub use route::Unattributed;

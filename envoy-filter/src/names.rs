@@ -17,16 +17,25 @@ pub const UNATTRIBUTED_TOTAL: &str = "starform_l7_unattributed_requests_total";
 pub const OVERFLOW_TOTAL: &str = "starform_l7_overflow_requests_total";
 pub const SUPPRESSED_PREVIEW_TOTAL: &str = "starform_l7_suppressed_preview_requests_total";
 
+/// The tag marking the series of a preview under `preview_policy:
+/// "short_retention"`, and its one value: the collector sends exactly these
+/// series to the short-retention store (docs/contracts.md §3). It comes last
+/// in a name, so a marked name is the unmarked one plus
+/// `retention=.=short;.;`.
+pub const RETENTION_TAG: &str = "retention";
+pub const SHORT_RETENTION: &str = "short";
+
 /// `(tag name, regex)` for Envoy's `stats_config.stats_tags`. The regex's
 /// first group is cut from the name, its second is the value. Only the
 /// first tag of a name (`project`, or `reason`) carries the `_` joining it to
 /// the base name, so its regex takes it too.
-pub const STATS_TAGS: [(&str, &str); 5] = [
+pub const STATS_TAGS: [(&str, &str); 6] = [
     ("project", r"(_project=\.=(.+?);\.;)"),
     ("environment", r"(environment=\.=(.+?);\.;)"),
     ("service", r"(service=\.=(.+?);\.;)"),
     ("code_class", r"(code_class=\.=(.+?);\.;)"),
     ("reason", r"(_reason=\.=(.+?);\.;)"),
+    (RETENTION_TAG, r"(retention=\.=(.+?);\.;)"),
 ];
 
 /// Bucket upper bounds (milliseconds) shipped in the bootstraps'
@@ -112,6 +121,44 @@ mod tests {
                 ),
                 REQUEST_DURATION_MS,
                 vec![("project", "a"), ("environment", "b"), ("service", "c")],
+            ),
+            (
+                tagged(
+                    REQUESTS_TOTAL,
+                    &[
+                        ("project", "acme"),
+                        ("environment", "pr-1"),
+                        ("service", "api"),
+                        ("code_class", "2xx"),
+                        (RETENTION_TAG, SHORT_RETENTION),
+                    ],
+                ),
+                REQUESTS_TOTAL,
+                vec![
+                    ("project", "acme"),
+                    ("environment", "pr-1"),
+                    ("service", "api"),
+                    ("code_class", "2xx"),
+                    ("retention", "short"),
+                ],
+            ),
+            (
+                tagged(
+                    REQUEST_DURATION_MS,
+                    &[
+                        ("project", "a"),
+                        ("environment", "pr-1"),
+                        ("service", "c"),
+                        (RETENTION_TAG, SHORT_RETENTION),
+                    ],
+                ),
+                REQUEST_DURATION_MS,
+                vec![
+                    ("project", "a"),
+                    ("environment", "pr-1"),
+                    ("service", "c"),
+                    ("retention", "short"),
+                ],
             ),
             (
                 tagged(UNATTRIBUTED_TOTAL, &[("reason", "invalid_value")]),

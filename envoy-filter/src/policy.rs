@@ -5,14 +5,35 @@ use regex_lite::Regex;
 use starform_labels::{DnsLabel, Identity};
 
 use crate::config::{Config, PreviewPolicy};
+use crate::names;
 use crate::registry::LabelSetId;
 use crate::route::Unattributed;
+
+/// Which store a label set's series are meant for (docs/contracts.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Retention {
+    /// Unmarked: the long-lived store.
+    Standard,
+    /// Marked `retention="short"`: a preview under
+    /// `preview_policy: "short_retention"`.
+    Short,
+}
+
+impl Retention {
+    /// The tag that marks the series, if any.
+    pub fn tag(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Retention::Standard => None,
+            Retention::Short => Some((names::RETENTION_TAG, names::SHORT_RETENTION)),
+        }
+    }
+}
 
 /// How an identity is counted once the preview policy has been applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Counted under this label set.
-    Count(Identity),
+    /// Counted under this label set, in series marked for this retention.
+    Count(Identity, Retention),
     /// A preview under `preview_policy: "suppress"`.
     Suppress,
 }
@@ -36,15 +57,16 @@ impl PreviewRule {
 
     pub fn decide(&self, mut identity: Identity) -> Decision {
         if !self.pattern.is_match(identity.environment.as_str()) {
-            return Decision::Count(identity);
+            return Decision::Count(identity, Retention::Standard);
         }
         match self.policy {
-            PreviewPolicy::Full => Decision::Count(identity),
+            PreviewPolicy::Full => Decision::Count(identity, Retention::Standard),
             PreviewPolicy::Aggregate => {
                 identity.environment = self.aggregate_as.clone();
-                Decision::Count(identity)
+                Decision::Count(identity, Retention::Standard)
             }
             PreviewPolicy::Suppress => Decision::Suppress,
+            PreviewPolicy::ShortRetention => Decision::Count(identity, Retention::Short),
         }
     }
 }
@@ -80,11 +102,12 @@ mod tests {
         PreviewRule::new(&Config::parse(json.as_bytes()).unwrap())
     }
 
-    /// Asserts `rule` counts environment `env` as environment `counted`.
+    /// Asserts `rule` counts environment `env` as environment `counted`, in
+    /// unmarked series.
     fn assert_counts(rule: &PreviewRule, env: &str, counted: &str) {
         assert_eq!(
             rule.decide(identity(env)),
-            Decision::Count(identity(counted)),
+            Decision::Count(identity(counted), Retention::Standard),
             "{env}"
         );
     }
@@ -122,9 +145,55 @@ mod tests {
     }
 
     #[test]
+    fn short_retention_keeps_the_preview_name_and_marks_previews_only() {
+        let r = rule(r#"{"preview_policy":"short_retention"}"#);
+        for env in ["pr-123", "preview-feat-x"] {
+            assert_eq!(
+                r.decide(identity(env)),
+                Decision::Count(identity(env), Retention::Short),
+                "{env}"
+            );
+        }
+        for env in ["prod", "pr", "preprod", "preview"] {
+            assert_counts(&r, env, env);
+        }
+        // `preview_environment` is the aggregate's name only.
+        let r = rule(r#"{"preview_policy":"short_retention","preview_environment":"review"}"#);
+        assert_eq!(
+            r.decide(identity("pr-9")),
+            Decision::Count(identity("pr-9"), Retention::Short)
+        );
+    }
+
+    #[test]
+    fn only_short_retention_marks_anything() {
+        assert_eq!(Retention::Standard.tag(), None);
+        assert_eq!(Retention::Short.tag(), Some(("retention", "short")));
+        for policy in PreviewPolicy::ALL {
+            let r = rule(&format!(r#"{{"preview_policy":"{}"}}"#, policy.as_str()));
+            let marked = matches!(
+                r.decide(identity("pr-1")),
+                Decision::Count(_, Retention::Short)
+            );
+            assert_eq!(
+                marked,
+                policy == PreviewPolicy::ShortRetention,
+                "{policy:?}"
+            );
+            assert_counts(&r, "prod", "prod");
+        }
+    }
+
+    #[test]
     fn custom_preview_pattern() {
         let r = rule(r#"{"preview_pattern":"^review-[0-9]+$","preview_policy":"suppress"}"#);
         assert_eq!(r.decide(identity("review-7")), Decision::Suppress);
+        assert_counts(&r, "pr-7", "pr-7");
+        let r = rule(r#"{"preview_pattern":"^review-[0-9]+$","preview_policy":"short_retention"}"#);
+        assert_eq!(
+            r.decide(identity("review-7")),
+            Decision::Count(identity("review-7"), Retention::Short)
+        );
         assert_counts(&r, "pr-7", "pr-7");
     }
 }

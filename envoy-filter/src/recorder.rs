@@ -95,11 +95,11 @@ impl Recorder {
         pending.request_bytes = pending.request_bytes.saturating_add(facts.request_bytes);
         pending.response_bytes = pending.response_bytes.saturating_add(facts.response_bytes);
         if let Some(nanos) = facts.duration_nanos {
-            let identity = &set.identity;
+            let (identity, retention) = (&set.identity, set.retention);
             set.duration.record(
                 sink,
                 whole_millis(nanos),
-                || LabelSet::name(identity, names::REQUEST_DURATION_MS),
+                || LabelSet::name(identity, retention, names::REQUEST_DURATION_MS),
                 &mut self.errors,
             );
         }
@@ -114,7 +114,7 @@ impl Recorder {
                 continue;
             };
             let pending = std::mem::take(&mut set.pending);
-            let identity = &set.identity;
+            let (identity, retention) = (&set.identity, set.retention);
             for (class, (slot, n)) in CodeClass::ALL
                 .iter()
                 .zip(set.requests.iter_mut().zip(pending.requests))
@@ -122,20 +122,20 @@ impl Recorder {
                 slot.add(
                     sink,
                     n,
-                    || LabelSet::requests_name(identity, *class),
+                    || LabelSet::requests_name(identity, retention, *class),
                     errors,
                 );
             }
             set.request_bytes.add(
                 sink,
                 pending.request_bytes,
-                || LabelSet::name(identity, names::REQUEST_BYTES_TOTAL),
+                || LabelSet::name(identity, retention, names::REQUEST_BYTES_TOTAL),
                 errors,
             );
             set.response_bytes.add(
                 sink,
                 pending.response_bytes,
-                || LabelSet::name(identity, names::RESPONSE_BYTES_TOTAL),
+                || LabelSet::name(identity, retention, names::RESPONSE_BYTES_TOTAL),
                 errors,
             );
         }
@@ -188,10 +188,12 @@ impl Recorder {
         };
         match self.preview.decide(identity) {
             Decision::Suppress => Outcome::SuppressedPreview,
-            Decision::Count(identity) => match self.registry.get_or_insert(identity) {
-                Some(id) => Outcome::Attributed(id),
-                None => Outcome::Overflow,
-            },
+            Decision::Count(identity, retention) => {
+                match self.registry.get_or_insert(identity, retention) {
+                    Some(id) => Outcome::Attributed(id),
+                    None => Outcome::Overflow,
+                }
+            }
         }
     }
 
@@ -474,6 +476,86 @@ mod tests {
         assert_eq!(r.label_sets(), 1);
         // The self-metric has no tenant labels; no preview series exists.
         sink.assert_no_name_contains(&["pr-", "preview;"]);
+    }
+
+    /// Previews under `short_retention` get exactly the series `full` gives
+    /// them, each name with the mark appended; everything else is
+    /// byte-for-byte what `full` gives.
+    #[test]
+    fn preview_short_retention_marks_exactly_the_preview_series() {
+        let traffic = |policy: &str| {
+            let mut r = recorder(&format!(r#"{{"preview_policy":"{policy}"}}"#));
+            let mut sink = FakeSink::default();
+            req(&mut r, &mut sink, &route("acme", "pr-1", "api"), 200);
+            req(&mut r, &mut sink, &route("acme", "pr-1", "api"), 503);
+            req(&mut r, &mut sink, &route("acme", "preview-x", "web"), 200);
+            req(&mut r, &mut sink, &route("acme", "prod", "api"), 200);
+            let outcome = req(&mut r, &mut sink, "legacy", 200);
+            assert_eq!(
+                outcome,
+                Outcome::Unattributed(Unattributed::PatternMismatch)
+            );
+            r.flush(&mut sink);
+            assert_eq!(r.label_sets(), 3);
+            sink
+        };
+        let full = traffic("full");
+        let short = traffic("short_retention");
+        let preview = |name: &str| {
+            name.contains("environment=.=pr-") || name.contains("environment=.=preview-")
+        };
+        let marked = |name: &str| {
+            if preview(name) {
+                format!("{name}retention=.=short;.;")
+            } else {
+                name.to_owned()
+            }
+        };
+        let mut want: Vec<(MetricKind, String)> = full
+            .defined
+            .iter()
+            .map(|(kind, name)| (*kind, marked(name)))
+            .collect();
+        let mut got = short.defined.clone();
+        want.sort_by(|a, b| a.1.cmp(&b.1));
+        got.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(got, want);
+        let want_counts: BTreeMap<String, u64> = full
+            .counters
+            .iter()
+            .map(|(name, n)| (marked(name), *n))
+            .collect();
+        assert_eq!(short.counters, want_counts);
+        assert_eq!(
+            short.counters["starform_http_requests_total_project=.=acme;.;environment=.=pr-1;.;service=.=api;.;code_class=.=5xx;.;retention=.=short;.;"],
+            1
+        );
+        assert_eq!(short.counters[REQ_ACME], 1);
+        // Marked: the preview series, all of them, and nothing else.
+        let preview_names = short.defined.iter().filter(|(_, n)| preview(n)).count();
+        assert_eq!(preview_names, 2 * 4 + 1, "two label sets' series, one 5xx");
+        assert_eq!(
+            short
+                .defined
+                .iter()
+                .filter(|(_, n)| n.ends_with("retention=.=short;.;"))
+                .count(),
+            preview_names
+        );
+    }
+
+    /// The mark exists only under `short_retention`.
+    #[test]
+    fn no_other_policy_marks_anything() {
+        for policy in ["aggregate", "full", "suppress"] {
+            let mut r = recorder(&format!(r#"{{"preview_policy":"{policy}"}}"#));
+            let mut sink = FakeSink::default();
+            for env in ["pr-1", "preview-x", "prod"] {
+                req(&mut r, &mut sink, &route("acme", env, "api"), 200);
+            }
+            r.flush(&mut sink);
+            sink.assert_no_name_contains(&["retention"]);
+        }
     }
 
     #[test]

@@ -8,16 +8,19 @@ use starform_labels::Identity;
 
 use crate::metrics::Slot;
 use crate::names;
+use crate::policy::Retention;
 use crate::request::CodeClass;
 
 /// Index of a label set in its [`Registry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LabelSetId(u32);
 
-/// One (project, environment, service) and its metric slots.
+/// One (project, environment, service), the store its series are marked
+/// for, and its metric slots.
 #[derive(Debug)]
 pub struct LabelSet {
     pub identity: Identity,
+    pub retention: Retention,
     pub requests: [Slot; CodeClass::ALL.len()],
     pub duration: Slot,
     pub request_bytes: Slot,
@@ -41,9 +44,10 @@ impl Pending {
 }
 
 impl LabelSet {
-    fn new(identity: Identity) -> Self {
+    fn new(identity: Identity, retention: Retention) -> Self {
         LabelSet {
             identity,
+            retention,
             requests: [Slot::Undefined; CodeClass::ALL.len()],
             duration: Slot::Undefined,
             request_bytes: Slot::Undefined,
@@ -52,24 +56,31 @@ impl LabelSet {
         }
     }
 
-    fn tags(identity: &Identity) -> [(&'static str, &str); 3] {
-        [
+    /// The tags of `base`'s series: the identity, `code_class` when given,
+    /// and the retention mark last.
+    fn tagged(
+        identity: &Identity,
+        retention: Retention,
+        base: &str,
+        class: Option<CodeClass>,
+    ) -> String {
+        let mut tags = Vec::with_capacity(5);
+        tags.extend([
             ("project", identity.project.as_str()),
             ("environment", identity.environment.as_str()),
             ("service", identity.service.as_str()),
-        ]
+        ]);
+        tags.extend(class.map(|class| ("code_class", class.as_str())));
+        tags.extend(retention.tag());
+        names::tagged(base, &tags)
     }
 
-    pub fn requests_name(identity: &Identity, class: CodeClass) -> String {
-        let [p, e, s] = Self::tags(identity);
-        names::tagged(
-            names::REQUESTS_TOTAL,
-            &[p, e, s, ("code_class", class.as_str())],
-        )
+    pub fn requests_name(identity: &Identity, retention: Retention, class: CodeClass) -> String {
+        Self::tagged(identity, retention, names::REQUESTS_TOTAL, Some(class))
     }
 
-    pub fn name(identity: &Identity, base: &str) -> String {
-        names::tagged(base, &Self::tags(identity))
+    pub fn name(identity: &Identity, retention: Retention, base: &str) -> String {
+        Self::tagged(identity, retention, base, None)
     }
 }
 
@@ -77,7 +88,7 @@ impl LabelSet {
 #[derive(Debug)]
 pub struct Registry {
     limit: usize,
-    index: HashMap<Identity, LabelSetId>,
+    index: HashMap<(Identity, Retention), LabelSetId>,
     sets: Vec<LabelSet>,
 }
 
@@ -90,18 +101,24 @@ impl Registry {
         }
     }
 
-    /// The id of `identity`'s label set, adding it while there is room.
-    /// `None`: it is new and the registry is full (overflow).
-    pub fn get_or_insert(&mut self, identity: Identity) -> Option<LabelSetId> {
-        if let Some(id) = self.index.get(&identity) {
+    /// The id of the label set of `identity` marked for `retention`,
+    /// adding it while there is room. `None`: it is new and the registry is
+    /// full (overflow).
+    pub fn get_or_insert(
+        &mut self,
+        identity: Identity,
+        retention: Retention,
+    ) -> Option<LabelSetId> {
+        let key = (identity, retention);
+        if let Some(id) = self.index.get(&key) {
             return Some(*id);
         }
         if self.sets.len() >= self.limit {
             return None;
         }
         let id = LabelSetId(u32::try_from(self.sets.len()).ok()?);
-        self.index.insert(identity.clone(), id);
-        self.sets.push(LabelSet::new(identity));
+        self.sets.push(LabelSet::new(key.0.clone(), retention));
+        self.index.insert(key, id);
         Some(id)
     }
 
@@ -134,13 +151,54 @@ mod tests {
     #[test]
     fn bounded_and_stable() {
         let mut r = Registry::new(2);
-        let a = r.get_or_insert(id("a")).unwrap();
-        let b = r.get_or_insert(id("b")).unwrap();
+        let a = r.get_or_insert(id("a"), Retention::Standard).unwrap();
+        let b = r.get_or_insert(id("b"), Retention::Standard).unwrap();
         assert_ne!(a, b);
-        assert_eq!(r.get_or_insert(id("c")), None);
-        assert_eq!(r.get_or_insert(id("a")), Some(a));
-        assert_eq!(r.get_or_insert(id("b")), Some(b));
+        assert_eq!(r.get_or_insert(id("c"), Retention::Standard), None);
+        assert_eq!(r.get_or_insert(id("a"), Retention::Standard), Some(a));
+        assert_eq!(r.get_or_insert(id("b"), Retention::Standard), Some(b));
         assert_eq!(r.len(), 2);
         assert_eq!(r.get_mut(a).unwrap().identity, id("a"));
+    }
+
+    #[test]
+    fn a_marked_label_set_is_its_own() {
+        let mut r = Registry::new(3);
+        let a = r.get_or_insert(id("a"), Retention::Standard).unwrap();
+        let short = r.get_or_insert(id("a"), Retention::Short).unwrap();
+        assert_ne!(a, short);
+        assert_eq!(r.get_or_insert(id("a"), Retention::Short), Some(short));
+        assert_eq!(r.get_mut(short).unwrap().retention, Retention::Short);
+        assert_eq!(r.get_mut(a).unwrap().retention, Retention::Standard);
+    }
+
+    /// The mark goes last, after the identity and the code class: a marked
+    /// name is the unmarked one with the mark appended.
+    #[test]
+    fn names_carry_the_mark_last() {
+        let acme = id("acme");
+        for class in CodeClass::ALL {
+            let plain = LabelSet::requests_name(&acme, Retention::Standard, class);
+            assert_eq!(
+                plain,
+                format!(
+                    "starform_http_requests_total_project=.=acme;.;environment=.=prod;.;service=.=api;.;code_class=.={};.;",
+                    class.as_str()
+                )
+            );
+            assert_eq!(
+                LabelSet::requests_name(&acme, Retention::Short, class),
+                format!("{plain}retention=.=short;.;")
+            );
+        }
+        let plain = LabelSet::name(&acme, Retention::Standard, names::REQUEST_DURATION_MS);
+        assert_eq!(
+            plain,
+            "starform_http_request_duration_milliseconds_project=.=acme;.;environment=.=prod;.;service=.=api;.;"
+        );
+        assert_eq!(
+            LabelSet::name(&acme, Retention::Short, names::REQUEST_DURATION_MS),
+            format!("{plain}retention=.=short;.;")
+        );
     }
 }

@@ -110,6 +110,74 @@ mod tests {
         );
     }
 
+    /// Every route name Envoy Gateway (v1.9) generates for the HTTPRoute
+    /// `acme.prod.api` in namespace `acme-prod`: `…/rule/<r>/match/<m>/<host>`
+    /// with `<host>` the hostname with `.` → `_`, and the CORS preflight
+    /// route it adds beside a CORS rule's method match.
+    #[test]
+    fn every_name_envoy_gateway_generates_for_an_httproute_is_attributed() {
+        for (variant, name) in [
+            (
+                "a match, a hostname",
+                "httproute/acme-prod/acme.prod.api/rule/0/match/0/api_acme_example_com",
+            ),
+            (
+                "a rule without matches: match -1",
+                "httproute/acme-prod/acme.prod.api/rule/1/match/-1/api_acme_example_com",
+            ),
+            (
+                "no hostname on the route or listener: *",
+                "httproute/acme-prod/acme.prod.api/rule/0/match/0/*",
+            ),
+            (
+                "a wildcard hostname",
+                "httproute/acme-prod/acme.prod.api/rule/0/match/0/*_example_com",
+            ),
+            (
+                "several rules and matches",
+                "httproute/acme-prod/acme.prod.api/rule/12/match/10/pr-7_acme_example_com",
+            ),
+            (
+                "CORS preflight",
+                "httproute/acme-prod/acme.prod.api/rule/0/match/0/cors-preflight/api_acme_example_com",
+            ),
+            (
+                "CORS preflight, no hostname",
+                "httproute/acme-prod/acme.prod.api/rule/3/match/2/cors-preflight/*",
+            ),
+            (
+                "CORS preflight, a wildcard hostname",
+                "httproute/acme-prod/acme.prod.api/rule/0/match/1/cors-preflight/*_example_com",
+            ),
+        ] {
+            assert_eq!(parse(name), ok("acme", "prod", "api"), "{variant}: {name}");
+        }
+    }
+
+    /// GRPCRoutes are not attributed: the control plane creates HTTPRoutes
+    /// only, and a gRPC failure is an HTTP 200 (docs/contracts.md §1).
+    #[test]
+    fn grpcroute_names_are_not_attributed() {
+        for name in [
+            "grpcroute/acme-prod/acme.prod.api/rule/0/match/0/api_acme_example_com",
+            "grpcroute/acme-prod/acme.prod.api/rule/0/match/-1/*",
+        ] {
+            assert_eq!(parse(name), Err(Unattributed::PatternMismatch), "{name}");
+        }
+    }
+
+    #[test]
+    fn misplaced_preflight_segments_are_mismatches() {
+        for name in [
+            "httproute/ns/acme.prod.api/rule/0/match/0/h/cors-preflight",
+            "httproute/ns/acme.prod.api/rule/0/match/0/cors-preflight/cors-preflight/h",
+            "httproute/ns/acme.prod.api/rule/0/cors-preflight/match/0/h",
+            "httproute/ns/acme.prod.api/rule/0/match/0/preflight/h",
+        ] {
+            assert_eq!(parse(name), Err(Unattributed::PatternMismatch), "{name}");
+        }
+    }
+
     #[test]
     fn no_route() {
         let re = Regex::new(DEFAULT_ROUTE_PATTERN).unwrap();

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use starform_envoy_filter::policy::{Decision, PreviewRule};
+use starform_envoy_filter::policy::{Decision, PreviewRule, Retention};
 use starform_envoy_filter::route::parse_route;
 use starform_envoy_filter::{Config, Outcome, Recorder};
 use starform_fuzz::contract::{route_verdict, RouteVerdict};
@@ -55,9 +55,12 @@ fn check_parse(defaults: &Config, name: &[u8]) {
             let decision = PreviewRule::new(&config(policy)).decide(id.clone());
             let preview = starform_fuzz::contract::is_preview(id.environment.as_str());
             match (policy, preview, decision) {
-                (_, false, Decision::Count(kept)) => assert_eq!(kept, id),
-                (Policy::Full, true, Decision::Count(kept)) => assert_eq!(kept, id),
-                (Policy::Aggregate, true, Decision::Count(kept)) => {
+                (_, false, Decision::Count(kept, Retention::Standard))
+                | (Policy::Full, true, Decision::Count(kept, Retention::Standard))
+                | (Policy::ShortRetention, true, Decision::Count(kept, Retention::Short)) => {
+                    assert_eq!(kept, id)
+                }
+                (Policy::Aggregate, true, Decision::Count(kept, Retention::Standard)) => {
                     assert_eq!(kept.environment.as_str(), "preview");
                     assert_eq!(
                         (kept.project, kept.service),

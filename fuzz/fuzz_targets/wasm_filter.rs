@@ -114,8 +114,10 @@ fn label(labels: &[(&'static str, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-/// The totals the VM shows; panics on any series outside the contract.
-fn observed(host: &FilterHost) -> Totals {
+/// The totals the VM shows; panics on any series outside the contract,
+/// a retention mark where `model` has none or none where it has one
+/// included.
+fn observed(host: &FilterHost, model: &Model) -> Totals {
     let mut totals = Totals::default();
     for (key, value) in host.metrics().iter() {
         let s = series(&key.name);
@@ -128,6 +130,12 @@ fn observed(host: &FilterHost) -> Totals {
             (None, None, None) => None,
             _ => panic!("partial identity on {}", key.name),
         };
+        let mark = label(&s.labels, "retention");
+        let want_mark = identity
+            .as_ref()
+            .is_some_and(|[_, environment, _]| model.marked(environment))
+            .then(|| "short".to_owned());
+        assert_eq!(mark, want_mark, "the retention mark on {}", key.name);
         let n = match value {
             MetricValue::Counter(n) | MetricValue::Gauge(n) => *n,
             MetricValue::Histogram(samples) => samples.len() as u64,
@@ -166,8 +174,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&settings, rest)) = data.split_first() else {
         return;
     };
-    let policy = Policy::ALL[usize::from(settings % 3)];
-    let max_label_sets = 1 + usize::from(settings / 3 % 4);
+    let policy = Policy::ALL[usize::from(settings) % Policy::ALL.len()];
+    let max_label_sets = 1 + usize::from(settings) / Policy::ALL.len() % 4;
     let config = format!(
         r#"{{"preview_policy":"{}","max_label_sets":{max_label_sets},"max_cached_routes":{MAX_CACHED_ROUTES}}}"#,
         policy.as_str()
@@ -221,7 +229,7 @@ fuzz_target!(|data: &[u8]| {
         host.clock().advance(Duration::from_secs(5));
         host.tick().unwrap_or_else(|e| panic!("tick: {e}"));
     }
-    let got = observed(&host);
+    let got = observed(&host, &model);
     assert_eq!(
         got, want,
         "{config}: totals differ from the route names' verdicts"

@@ -11,9 +11,11 @@ pub enum RouteVerdict {
 }
 
 /// The default `route_pattern`, without a regex:
-/// `httproute/<ns>/<project>.<environment>.<service>/rule/<n>/match/<-?n>/<host>`
-/// where `<ns>` is non-empty, no part contains `/`, the three identity parts
-/// are non-empty and contain no `.`, and `<host>` may be empty.
+/// `httproute/<ns>/<project>.<environment>.<service>/rule/<n>/match/<-?n>/<host>`,
+/// or the same with `/cors-preflight` before `/<host>`, where `<ns>` is
+/// non-empty, no part contains `/`, the three identity parts are non-empty
+/// and contain no `.`, and `<host>` may be empty. `grpcroute/…` is not
+/// attributed.
 pub fn route_verdict(name: Option<&[u8]>) -> RouteVerdict {
     let bytes = match name {
         None | Some([]) => return RouteVerdict::Unattributed("no_route"),
@@ -35,8 +37,13 @@ pub fn route_verdict(name: Option<&[u8]>) -> RouteVerdict {
 fn identity_parts(text: &str) -> Option<[&str; 3]> {
     let rest = text.strip_prefix("httproute/")?;
     let segments: Vec<&str> = rest.split('/').collect();
-    let [namespace, identity, "rule", rule, "match", matched, _host] = segments.as_slice() else {
-        return None;
+    // Envoy Gateway's CORS preflight route adds one segment before the host.
+    let (namespace, identity, rule, matched) = match segments.as_slice() {
+        [namespace, identity, "rule", rule, "match", matched, _host]
+        | [namespace, identity, "rule", rule, "match", matched, "cors-preflight", _host] => {
+            (namespace, identity, rule, matched)
+        }
+        _ => return None,
     };
     let unsigned = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let signed = |s: &str| unsigned(s.strip_prefix('-').unwrap_or(s));

@@ -8,16 +8,23 @@ pub enum Policy {
     Aggregate,
     Full,
     Suppress,
+    ShortRetention,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 3] = [Policy::Aggregate, Policy::Full, Policy::Suppress];
+    pub const ALL: [Policy; 4] = [
+        Policy::Aggregate,
+        Policy::Full,
+        Policy::Suppress,
+        Policy::ShortRetention,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::Aggregate => "aggregate",
             Policy::Full => "full",
             Policy::Suppress => "suppress",
+            Policy::ShortRetention => "short_retention",
         }
     }
 }
@@ -49,6 +56,12 @@ impl Model {
         }
     }
 
+    /// Whether a label set's series carry `retention="short"`: previews
+    /// under `short_retention`, nothing else.
+    pub fn marked(&self, environment: &str) -> bool {
+        self.policy == Policy::ShortRetention && is_preview(environment)
+    }
+
     pub fn count(&mut self, route_name: Option<&[u8]>) -> Counted {
         let [project, mut environment, service] = match route_verdict(route_name) {
             RouteVerdict::Unattributed(reason) => return Counted::Unattributed(reason),
@@ -56,7 +69,7 @@ impl Model {
         };
         if is_preview(&environment) {
             match self.policy {
-                Policy::Full => {}
+                Policy::Full | Policy::ShortRetention => {}
                 Policy::Aggregate => environment = "preview".to_owned(),
                 Policy::Suppress => return Counted::Suppressed,
             }

@@ -11,7 +11,8 @@
 //!
 //! - attributed: `{"route":…,"project":…,"environment":…,"service":…}`
 //!   (`environment` is the aggregate value, e.g. `preview`, when the
-//!   `aggregate` preview policy folded it)
+//!   `aggregate` preview policy folded it), plus `"retention":"short"` for a
+//!   preview the `short_retention` policy marks
 //! - unattributed: `{"route":…,"unattributed":"no_route"|"pattern_mismatch"|"invalid_value"}`
 //! - preview under the `suppress` policy: `{"route":…,"suppressed":"preview"}`
 //! - beyond `max_label_sets`: `{"route":…,"overflow":true}`
@@ -85,7 +86,7 @@ fn outcome(host: &mut FilterHost, route: &[u8]) -> Result<String, Failure> {
         };
         match series.name.as_str() {
             names::REQUESTS_TOTAL => {
-                for key in ["project", "environment", "service"] {
+                for key in ["project", "environment", "service", names::RETENTION_TAG] {
                     if let Some(v) = label(key) {
                         fields.push((key, v));
                     }

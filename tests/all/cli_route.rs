@@ -89,6 +89,38 @@ fn previews_follow_the_configured_policy() {
         run_ok(&args),
         [format!(r#"{{"route":"{preview}","suppressed":"preview"}}"#)]
     );
+    let config = ConfigFile::new(r#"{"preview_policy": "short_retention"}"#);
+    let production = route("acme", "prod", "web");
+    let mut args = config.args().to_vec();
+    args.extend(routes(&[&preview, &production]));
+    assert_eq!(
+        run_ok(&args),
+        [
+            format!(
+                r#"{{"route":"{preview}","project":"acme","environment":"pr-7","service":"web","retention":"short"}}"#
+            ),
+            format!(
+                r#"{{"route":"{production}","project":"acme","environment":"prod","service":"web"}}"#
+            ),
+        ]
+    );
+}
+
+/// The CORS preflight route Envoy Gateway adds beside a rule is the
+/// tenant's; a GRPCRoute is not attributed (docs/contracts.md §1).
+#[test]
+fn preflight_routes_are_attributed_and_grpc_routes_are_not() {
+    let preflight = "httproute/acme-prod/acme.prod.web/rule/0/match/0/cors-preflight/*_example_com";
+    let grpc = "grpcroute/acme-prod/acme.prod.web/rule/0/match/0/*";
+    assert_eq!(
+        run_ok(&routes(&[preflight, grpc])),
+        [
+            format!(
+                r#"{{"route":"{preflight}","project":"acme","environment":"prod","service":"web"}}"#
+            ),
+            format!(r#"{{"route":"{grpc}","unattributed":"pattern_mismatch"}}"#),
+        ]
+    );
 }
 
 #[test]

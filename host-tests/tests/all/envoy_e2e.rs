@@ -122,9 +122,27 @@ fn identity_labels(set: (&str, &str, &str)) -> Vec<(String, String)> {
 enum Expect {
     /// (project, environment, service) and code class.
     Counted((&'static str, &'static str, &'static str), &'static str),
+    /// The same, in series marked `retention="short"`.
+    Marked((&'static str, &'static str, &'static str), &'static str),
     Unattributed(&'static str),
     Suppressed,
     Overflow,
+}
+
+impl Expect {
+    /// The labels of the label set's series, when it is counted in one.
+    fn set_labels(self) -> Option<Vec<(String, String)>> {
+        match self {
+            Expect::Counted(set, _) => Some(identity_labels(set)),
+            Expect::Marked(set, _) => {
+                let mut l = identity_labels(set);
+                l.push(("retention".into(), "short".into()));
+                l.sort();
+                Some(l)
+            }
+            _ => None,
+        }
+    }
 }
 
 struct Planned {
@@ -136,7 +154,7 @@ struct Planned {
     expect: Expect,
 }
 
-use Expect::{Counted, Overflow, Suppressed, Unattributed};
+use Expect::{Counted, Marked, Overflow, Suppressed, Unattributed};
 
 /// A GET of `path` sending `headers`, answered with `status`.
 const fn request(
@@ -208,8 +226,8 @@ fn expected_counters(plan: &[Planned]) -> Series {
     };
     for p in plan {
         match p.expect {
-            Expect::Counted(set, class) => {
-                let mut l = identity_labels(set);
+            Expect::Counted(_, class) | Expect::Marked(_, class) => {
+                let mut l = p.expect.set_labels().unwrap();
                 l.push(("code_class".into(), class.into()));
                 l.sort();
                 bump("starform_http_requests_total", l);
@@ -229,8 +247,8 @@ fn expected_counters(plan: &[Planned]) -> Series {
 fn expected_histogram_counts(plan: &[Planned]) -> BTreeMap<Vec<(String, String)>, f64> {
     let mut counts = BTreeMap::new();
     for p in plan {
-        if let Expect::Counted(set, _) = p.expect {
-            *counts.entry(identity_labels(set)).or_default() += 1.0;
+        if let Some(set) = p.expect.set_labels() {
+            *counts.entry(set).or_default() += 1.0;
         }
     }
     counts
@@ -244,13 +262,13 @@ fn expected_histogram_counts(plan: &[Planned]) -> BTreeMap<Vec<(String, String)>
 fn expected_bytes(plan: &[Planned], received: &[usize]) -> Series {
     let mut want = Series::new();
     for (p, got) in plan.iter().zip(received) {
-        if let Expect::Counted(set, _) = p.expect {
+        if let Some(set) = p.expect.set_labels() {
             for (name, n) in [("starform_http_response_bytes_total", *got)] {
                 if n > 0 {
                     *want
                         .entry(name.to_owned())
                         .or_default()
-                        .entry(identity_labels(set))
+                        .entry(set.clone())
                         .or_default() += n as f64;
                 }
             }
@@ -434,6 +452,104 @@ fn envoy_suppresses_previews_and_overflows_without_labels() {
     }
 }
 
+const ACME_PR_123_API: (&str, &str, &str) = ("acme", "pr-123", "api");
+
+/// The plan of the preview tests: the preview twice, production around it.
+fn preview_plan(preview: Expect) -> [Planned; 4] {
+    [
+        request("/acme/api", &[], 200, Counted(ACME_PROD_API, "2xx")),
+        request("/acme-pr-123/api", &[], 200, preview),
+        request("/acme-pr-123/api", SPOOF, 200, preview),
+        request("/globex/web", &[], 503, Counted(GLOBEX_STAGING_WEB, "5xx")),
+    ]
+}
+
+#[test]
+fn envoy_keeps_each_preview_under_full() {
+    let dir = TempDir::new("envoy-full").unwrap();
+    let envoy = Envoy::start(&dir, r#"{"preview_policy": "full"}"#);
+    let plan = preview_plan(Counted(ACME_PR_123_API, "2xx"));
+    let received = run(&envoy, &plan);
+    let text = envoy.scrape_when(|s| complete(s, &plan, &received));
+    assert_series(&text, &plan, &received);
+    assert!(
+        text.contains(r#"starform_http_requests_total{project="acme",environment="pr-123",service="api",code_class="2xx"} 2"#),
+        "{text}"
+    );
+    assert!(!text.contains("retention"), "{text}");
+}
+
+/// Under `short_retention` a preview's series are `full`'s, each marked
+/// `retention="short"` by the shipped tag regex; production's are unmarked.
+#[test]
+fn envoy_marks_previews_under_short_retention() {
+    let dir = TempDir::new("envoy-short").unwrap();
+    let envoy = Envoy::start(&dir, r#"{"preview_policy": "short_retention"}"#);
+    let plan = preview_plan(Marked(ACME_PR_123_API, "2xx"));
+    let received = run(&envoy, &plan);
+    let text = envoy.scrape_when(|s| complete(s, &plan, &received));
+    assert_series(&text, &plan, &received);
+    assert!(!text.contains("=.="), "{text}");
+    assert!(
+        text.contains(r#"starform_http_requests_total{project="acme",environment="pr-123",service="api",code_class="2xx",retention="short"} 2"#),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| l.starts_with("starform_")) {
+        assert_eq!(
+            line.contains(r#"retention="short""#),
+            line.contains("pr-123"),
+            "{line}"
+        );
+    }
+}
+
+/// A bootstrap without the `retention` tag regex (an `EnvoyProxy` patch
+/// older than the policy) fails safe: the mark stays in the marked series'
+/// metric names, which the shipped vmagent keep list does not match, so a
+/// preview is lost rather than stored in the long-retention store.
+#[test]
+fn without_the_retention_tag_marked_series_fall_out_of_vmagents_keep_list() {
+    let dir = TempDir::new("envoy-short-untagged").unwrap();
+    let mut launch = Launch::new(envoy_binary(), dir.path().to_owned());
+    launch.plugin_config = Some(r#"{"preview_policy": "short_retention"}"#.to_owned());
+    let retention_tag = "  - tag_name: retention\n    regex: '(retention=\\.=(.+?);\\.;)'\n";
+    let envoy = Envoy(
+        starform_wasm::envoy::Envoy::start_edited(&launch, |yaml| {
+            Ok(replace_once(&yaml, retention_tag, ""))
+        })
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let plan = preview_plan(Counted(ACME_PR_123_API, "2xx"));
+    run(&envoy, &plan);
+    let text = envoy.scrape_when(|s| {
+        s.get("starform_http_requests_total")
+            .is_some_and(|sets| sets.values().sum::<f64>() == 2.0)
+            && s.keys().any(|name| name.contains("retention"))
+    });
+
+    let scrape: serde_json::Value = serde_yaml_ng::from_str(
+        &fs::read_to_string(repo_root().join("deploy/vmagent/scrape.yml")).unwrap(),
+    )
+    .unwrap();
+    let keep = &scrape["scrape_configs"][0]["metric_relabel_configs"][0];
+    assert_eq!(keep["action"], "keep");
+    assert_eq!(keep["source_labels"], serde_json::json!(["__name__"]));
+    // vmagent anchors relabelling regexes.
+    let keep = regex::Regex::new(&format!("^(?:{})$", keep["regex"].as_str().unwrap())).unwrap();
+    let mut previews = 0;
+    for line in text.lines().filter(|l| l.starts_with("starform_")) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        if line.contains("pr-123") {
+            previews += 1;
+            assert!(name.contains("retention"), "{line}");
+            assert!(!keep.is_match(name), "kept: {line}");
+        } else {
+            assert!(keep.is_match(name), "dropped: {line}");
+        }
+    }
+    assert!(previews > 0, "{text}");
+}
+
 /// `envoy --mode validate` of the shipped bootstrap with only the module
 /// path substituted (Envoy loads the module, and runs `on_configure`, while
 /// validating), and `plugin_config` in place of the shipped one when given:
@@ -517,4 +633,9 @@ fn shipped_files_carry_the_contract_tags_and_buckets() {
             "{file}: bucket match prefix"
         );
     }
+    let contracts = fs::read_to_string(root.join("docs/contracts.md")).unwrap();
+    assert!(
+        contracts.contains(starform_envoy_filter::config::DEFAULT_ROUTE_PATTERN),
+        "docs/contracts.md §1 shows the default route pattern"
+    );
 }

@@ -72,6 +72,60 @@ fn full_keeps_each_preview() {
     assert_eq!(counted, want);
 }
 
+/// Each preview as under `full`, every one of its series marked
+/// `retention="short"` (the collector's routing key); production series as
+/// under every other policy, unmarked.
+#[test]
+fn short_retention_keeps_each_preview_and_marks_only_its_series() {
+    let (mut host, counted) = after_traffic(r#"{"preview_policy": "short_retention"}"#);
+    let marked = |e: &str, n: u64| {
+        requests("acme", e, "web", n).replace(
+            "code_class=\"2xx\"}",
+            "code_class=\"2xx\",retention=\"short\"}",
+        )
+    };
+    assert_eq!(
+        counted,
+        [
+            marked("pr-12", 1),
+            marked("pr-13", 2),
+            marked("preview-login", 1),
+            requests("acme", "prod", "web", 1),
+        ]
+    );
+    let text = scrape(&mut host);
+    let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    // Histogram buckets, _sum, _count and the byte counters alike.
+    assert!(series.len() > 4 * 4, "{text}");
+    for line in series {
+        let preview = ["environment=\"pr-", "environment=\"preview-"]
+            .iter()
+            .any(|p| line.contains(p));
+        assert_eq!(
+            line.contains(r#"retention="short""#),
+            preview,
+            "{line}\n{text}"
+        );
+    }
+    assert_eq!(samples(&mut host, SUPPRESSED), Vec::<String>::new());
+}
+
+/// The mark is short_retention's alone: the other policies' series are
+/// exactly what they were.
+#[test]
+fn no_other_policy_marks_a_series() {
+    for config in [
+        "",
+        r#"{"preview_policy": "aggregate"}"#,
+        r#"{"preview_policy": "full"}"#,
+        r#"{"preview_policy": "suppress"}"#,
+    ] {
+        let (mut host, _) = after_traffic(config);
+        let text = scrape(&mut host);
+        assert!(!text.contains("retention"), "{config}: {text}");
+    }
+}
+
 #[test]
 fn suppress_counts_previews_only_in_their_own_counter() {
     let (mut host, counted) = after_traffic(r#"{"preview_policy": "suppress"}"#);

@@ -108,6 +108,7 @@ fn headers_and_properties_naming_another_tenant_never_change_labels() {
         "",
         r#"{"preview_policy":"full"}"#,
         r#"{"preview_policy":"suppress"}"#,
+        r#"{"preview_policy":"short_retention"}"#,
     ] {
         let mut host = filter(config);
         let acme = route("acme", "prod", "api");

@@ -53,6 +53,21 @@ impl Service {
         dir: &Path,
         port: u16,
     ) -> Self {
+        Self::start_at(name, binary, args, env, dir, port, "")
+    }
+
+    /// [`Service::start`] for a server whose paths all begin with
+    /// `path_prefix` (VictoriaMetrics' `-http.pathPrefix`), `/health` too.
+    pub fn start_at(
+        name: &'static str,
+        binary: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        dir: &Path,
+        port: u16,
+        path_prefix: &str,
+    ) -> Self {
+        let health = format!("{path_prefix}/health");
         let log = dir.join(format!("{name}.log"));
         let out = fs::File::create(&log).unwrap();
         let child = Command::new(binary)
@@ -73,7 +88,7 @@ impl Service {
                 if let Some(status) = service.child.try_wait().unwrap() {
                     panic!("{name} exited ({status}):\n{}", service.log_text());
                 }
-                match starform_wasm::envoy::get(port, "/health", &[]) {
+                match starform_wasm::envoy::get(port, &health, &[]) {
                     Ok(r) if r.status == 200 => Ok(()),
                     _ => Err(service.log_text()),
                 }

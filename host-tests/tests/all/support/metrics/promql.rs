@@ -26,12 +26,14 @@ pub fn urlencode(s: &str) -> String {
 }
 
 /// A user of the HTTP API on 127.0.0.1:`port` (vmauth, or VictoriaMetrics
-/// itself with no credentials).
+/// itself with no credentials), every path under `prefix`.
 #[derive(Clone)]
 pub struct Client {
     pub port: u16,
     pub user: String,
     authorization: Option<String>,
+    /// Put in front of every path: `""`, or a store's prefix in vmauth.
+    pub prefix: String,
 }
 
 impl Client {
@@ -43,6 +45,25 @@ impl Client {
                 "Basic {}",
                 base64::encode(format!("{user}:{password}").as_bytes())
             )),
+            prefix: String::new(),
+        }
+    }
+
+    /// The same user, every path under `prefix`.
+    pub fn under(&self, prefix: &str) -> Client {
+        Client {
+            prefix: prefix.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// No credentials: VictoriaMetrics itself, on loopback.
+    pub fn anonymous(port: u16, prefix: &str) -> Self {
+        Client {
+            port,
+            user: format!("anonymous@{port}{prefix}"),
+            authorization: None,
+            prefix: prefix.to_owned(),
         }
     }
 
@@ -52,8 +73,9 @@ impl Client {
             .iter()
             .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
             .collect();
+        let path = format!("{}{path}", self.prefix);
         let target = if query.is_empty() {
-            path.to_owned()
+            path
         } else {
             format!("{path}?{}", query.join("&"))
         };
@@ -82,7 +104,7 @@ impl Client {
         let r = starform_wasm::envoy::http::send(
             self.port,
             "POST",
-            path,
+            &format!("{}{path}", self.prefix),
             &headers,
             form.join("&").as_bytes(),
         )
@@ -93,12 +115,16 @@ impl Client {
     /// A successful API answer's `data`, or the error text.
     pub fn api(&self, path: &str, params: &[(&str, &str)]) -> Result<Json, String> {
         let (status, body) = self.get(path, params);
-        let value: Json = serde_json::from_str(&body)
-            .map_err(|e| format!("{} GET {path} {params:?}: {status} {e}: {body}", self.user))?;
+        let value: Json = serde_json::from_str(&body).map_err(|e| {
+            format!(
+                "{} GET {}{path} {params:?}: {status} {e}: {body}",
+                self.user, self.prefix
+            )
+        })?;
         if status != 200 || value["status"] != "success" {
             return Err(format!(
-                "{} GET {path} {params:?}: {status} {body}",
-                self.user
+                "{} GET {}{path} {params:?}: {status} {body}",
+                self.user, self.prefix
             ));
         }
         Ok(value["data"].clone())

@@ -1,18 +1,22 @@
 //! The known mix: tenants, routes (named as the control plane names them),
-//! statuses and delays; the Envoy that serves them; and what Envoy must
-//! count for them.
+//! statuses and delays, production and previews; the Envoy that serves them
+//! under `preview_policy: "short_retention"`; and what Envoy must count for
+//! them.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use starform_wasm::envoy::{
     add_clusters, insert_http_filter_before_router, replace_routes, Envoy, Launch,
 };
+
+use regex::Regex;
+use starform_envoy_filter::config::DEFAULT_PREVIEW_PATTERN;
 
 use super::promql::{Labels, Vector};
 use crate::support::{envoy_binary, TempDir};
@@ -70,8 +74,10 @@ pub const fn post(
 }
 
 // Delays sit well inside a latency bucket, so scheduling noise cannot move
-// a request into the next one. acme and globex share (prod, api): a leak
-// between them would show in every number.
+// a request into the next one. acme and globex share (prod, api) and the
+// preview (pr-7, api): a leak between them would show in every number.
+// Every tenant has a preview, with a body, so each reads every query from
+// each store.
 pub const ROUTES: &[Route] = &[
     route(("acme", "prod", "api"), 0, 200, 12, 60),
     route(("acme", "prod", "api"), 1, 200, 120, 4),
@@ -89,6 +95,13 @@ pub const ROUTES: &[Route] = &[
     route(("initech", "prod", "billing"), 1, 200, 600, 3),
     post(("initech", "prod", "billing"), 2, 12, 4, 300),
     route(("initech", "qa", "billing"), 0, 500, 30, 4),
+    route(("acme", "pr-7", "api"), 0, 200, 12, 9),
+    route(("acme", "pr-7", "api"), 1, 503, 120, 3),
+    post(("acme", "pr-7", "api"), 2, 30, 4, 400),
+    route(("globex", "pr-7", "api"), 0, 200, 30, 6),
+    post(("globex", "pr-7", "api"), 1, 12, 2, 900),
+    route(("initech", "preview-login", "billing"), 0, 404, 12, 5),
+    post(("initech", "preview-login", "billing"), 1, 600, 3, 250),
 ];
 
 /// A valid route of a label set beyond `max_label_sets`: it only counts in
@@ -109,12 +122,42 @@ pub const STRAYS: &[(Option<&str>, &str, u16, &str, u32)] = &[
 ];
 
 impl Route {
+    /// Envoy Gateway's name for the route, its shape taken in turn from
+    /// those it generates (docs/contracts.md §1), so the pipe attributes
+    /// each of them.
     fn name(&self) -> String {
         let (p, e, s) = (self.project, self.environment, self.service);
-        format!(
-            "httproute/{p}-{e}/{p}.{e}.{s}/rule/{}/match/0/{s}_{p}_example",
-            self.rule
-        )
+        let rule = format!("httproute/{p}-{e}/{p}.{e}.{s}/rule/{}", self.rule);
+        match self.rule % 4 {
+            0 => format!("{rule}/match/0/{s}_{p}_example_com"),
+            1 => format!("{rule}/match/-1/*"),
+            2 => format!("{rule}/match/0/cors-preflight/*_{p}_example_com"),
+            _ => format!("{rule}/match/1/*_example_com"),
+        }
+    }
+
+    /// Whether the filter's default `preview_pattern` makes the route's
+    /// environment a preview: its series are marked and stored apart.
+    pub fn preview(&self) -> bool {
+        static PATTERN: OnceLock<Regex> = OnceLock::new();
+        PATTERN
+            .get_or_init(|| Regex::new(DEFAULT_PREVIEW_PATTERN).unwrap())
+            .is_match(self.environment)
+    }
+
+    /// The route's label set as Envoy shows it, `retention="short"` on a
+    /// preview's.
+    fn set_labels(&self, name: &str) -> Vec<(&'static str, String)> {
+        let mut l = vec![
+            ("__name__", name.to_owned()),
+            ("project", self.project.to_owned()),
+            ("environment", self.environment.to_owned()),
+            ("service", self.service.to_owned()),
+        ];
+        if self.preview() {
+            l.push(("retention", "short".to_owned()));
+        }
+        l
     }
 
     fn set(&self) -> (&'static str, &'static str, &'static str) {
@@ -265,12 +308,12 @@ fn echo(mut stream: TcpStream) {
 
 /// Envoy on the shipped bootstrap with this test's routes, the `upstream`
 /// cluster, and the fault filter (after the Starform filter, so the delay
-/// is part of the duration it records). One worker: one VM, so
-/// `max_label_sets` is exact.
+/// is part of the duration it records), the filter under
+/// `short_retention`. One worker: one VM, so `max_label_sets` is exact.
 pub fn start_envoy(dir: &TempDir, upstream: &Upstream) -> Envoy {
     let mut launch = Launch::new(envoy_binary(), dir.path().to_owned());
     launch.plugin_config = Some(format!(
-        r#"{{"preview_policy": "aggregate", "max_label_sets": {}}}"#,
+        r#"{{"preview_policy": "short_retention", "max_label_sets": {}}}"#,
         label_sets().len()
     ));
     let mut routes: Vec<String> = all_routes().map(Route::yaml).collect();
@@ -354,6 +397,13 @@ pub fn measured(envoy: &Envoy) {
     });
 }
 
+fn owned(pairs: &[(&str, String)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
 pub fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
@@ -370,28 +420,11 @@ pub fn expected_counts(warm_up: u32, measured: u32) -> Vector {
     let mut bump = |l: Labels, n: u32| *want.entry(l).or_default() += f64::from(n);
     for r in ROUTES {
         let n = warm_up + measured * r.measured;
-        let (p, e, s) = r.set();
-        let class = r.class();
+        let mut requests = r.set_labels("starform_http_requests_total");
+        requests.push(("code_class", r.class()));
+        bump(owned(&requests), n);
         bump(
-            labels(&[
-                ("__name__", "starform_http_requests_total"),
-                ("project", p),
-                ("environment", e),
-                ("service", s),
-                ("code_class", &class),
-            ]),
-            n,
-        );
-        bump(
-            labels(&[
-                (
-                    "__name__",
-                    "starform_http_request_duration_milliseconds_count",
-                ),
-                ("project", p),
-                ("environment", e),
-                ("service", s),
-            ]),
+            owned(&r.set_labels("starform_http_request_duration_milliseconds_count")),
             n,
         );
     }
