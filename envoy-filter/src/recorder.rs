@@ -6,6 +6,7 @@
 
 use hashbrown::HashMap;
 use regex_lite::Regex;
+use starform_labels::Identity;
 
 use crate::config::Config;
 use crate::metrics::{MetricSink, SinkErrors, Slot};
@@ -193,6 +194,11 @@ impl Recorder {
                 None => Outcome::Overflow,
             },
         }
+    }
+
+    /// The identity an [`Outcome::Attributed`] counts under.
+    pub fn identity(&self, id: LabelSetId) -> Option<&Identity> {
+        self.registry.get(id).map(|set| &set.identity)
     }
 
     /// Distinct label sets defined so far.
