@@ -5,7 +5,11 @@
 #   - chdb (the ClickHouse engine as a Python module) in ./.venv, to run the shipped DDL
 #   - the Debian package victoria-metrics (victoria-metrics, vmagent, vmauth, vmalert) for the metrics pipe and the alerts
 #   - the Debian package wrk, the load generator of bench/ (benchmark smoke run, soak)
-# Then: rustfmt, clippy (host and wasm32), the whole workspace's tests in --release, and
+#   - wasm-bindgen-cli at the wasm-bindgen version in Cargo.lock (build.rs runs it on the playground)
+#   - the Debian package chromium and websocket-client (pip, in target/playground-python) for
+#     the playground's browser test (playground/tests/browser.py)
+# Then: rustfmt, clippy (host and wasm32), the whole workspace's tests in --release, the
+# playground in headless Chromium against the CLI, and
 # the real-Envoy load checks of bench/: a short soak, the cardinality floods, and a
 # smoke run of the benchmarks (bench/run.sh --smoke; the full benchmark is not run here),
 # and every fuzz target for 20 s (scripts/fuzz.sh, which installs cargo-fuzz if missing;
@@ -14,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CHDB_VERSION=4.4.0
+WEBSOCKET_CLIENT_VERSION=1.9.0
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -50,6 +55,27 @@ if ! command -v wrk >/dev/null; then
   $SUDO apt-get install -y wrk || { $SUDO apt-get update && $SUDO apt-get install -y wrk; }
 fi
 
+step "wasm-bindgen-cli (the version of the wasm-bindgen crate in Cargo.lock) for the playground"
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  # --locked pins the CLI's own dependencies; a registry missing one of those
+  # versions still gets the same wasm-bindgen-cli, resolved afresh.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked \
+    || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+wasm-bindgen --version
+
+step "Chromium (Debian package chromium) and websocket-client $WEBSOCKET_CLIENT_VERSION for the playground's browser test"
+if ! command -v chromium >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get install -y chromium || { $SUDO apt-get update && $SUDO apt-get install -y chromium; }
+fi
+chromium --version
+PLAYGROUND_PYTHON="$PWD/target/playground-python"
+if ! PYTHONPATH="$PLAYGROUND_PYTHON" "$STARFORM_PYTHON" -c 'import websocket, sys; sys.exit(websocket.__version__ != sys.argv[1])' "$WEBSOCKET_CLIENT_VERSION" 2>/dev/null; then
+  .venv/bin/pip install --quiet --upgrade --target "$PLAYGROUND_PYTHON" "websocket-client==$WEBSOCKET_CLIENT_VERSION"
+fi
+
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -58,6 +84,7 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 
 step "clippy (wasm32-wasip1)"
 cargo clippy --release --target wasm32-wasip1 -p starform-envoy-filter -p starform-vector-transform -- -D warnings
+cargo clippy --release --target wasm32-unknown-unknown -p starform-playground -- -D warnings
 
 step "tests"
 cargo test --release --workspace --no-run
@@ -72,6 +99,9 @@ FUZZ_BUILD_LOG=$(mktemp)
 FUZZ_BUILD=$!
 trap 'kill "$FUZZ_BUILD" 2>/dev/null || true' EXIT
 cargo test --release --workspace
+
+step "playground in headless Chromium: every filter-test route name and golden record, page = CLI"
+PYTHONPATH="$PLAYGROUND_PYTHON" "$STARFORM_PYTHON" playground/tests/browser.py --cli target/release/starform-wasm
 
 echo
 

@@ -29,6 +29,8 @@ enum Command {
     Demo(cli::demo::Args),
     /// Writes the embedded .wasm modules into a directory (for Envoy, Fluent Bit).
     ExportModules(cli::export_modules::Args),
+    /// Serves the browser playground (route names, log records, VRL) on 127.0.0.1.
+    Playground(cli::playground::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Vrl(args) => cli::vrl::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::ExportModules(args) => cli::export_modules::run(args),
+        Command::Playground(args) => cli::playground::run(args),
     };
     cli::exit(result)
 }

@@ -15,11 +15,13 @@ pub mod registry;
 pub mod request;
 pub mod route;
 
-#[cfg(target_arch = "wasm32")]
+// The proxy-wasm exports are for WASI hosts (Envoy, the embedded host): a
+// build for another wasm target (the browser playground) links the core alone.
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod abi;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod count;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod glue;
 
 pub use config::{Config, ConfigError, PreviewPolicy};

@@ -197,6 +197,12 @@ impl Recorder {
         }
     }
 
+    /// The label set an [`Outcome::Attributed`] counts under: its identity
+    /// and its series' retention mark.
+    pub fn label_set(&self, id: LabelSetId) -> Option<&LabelSet> {
+        self.registry.get(id)
+    }
+
     /// Distinct label sets defined so far.
     pub fn label_sets(&self) -> usize {
         self.registry.len()

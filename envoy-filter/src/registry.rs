@@ -122,6 +122,10 @@ impl Registry {
         Some(id)
     }
 
+    pub fn get(&self, id: LabelSetId) -> Option<&LabelSet> {
+        self.sets.get(usize::try_from(id.0).ok()?)
+    }
+
     pub fn get_mut(&mut self, id: LabelSetId) -> Option<&mut LabelSet> {
         self.sets.get_mut(usize::try_from(id.0).ok()?)
     }

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod export_modules;
 pub mod logs;
+pub mod playground;
 pub mod route;
 pub mod vrl;
 

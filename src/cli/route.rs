@@ -25,8 +25,8 @@ use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use serde_json::Value;
 use starform_envoy_filter::names;
+use starform_playground::route::{self, RouteOutcome};
 use starform_wasm::prometheus;
 use starform_wasm::proxy_wasm_host::{FilterHost, HostError, Request};
 
@@ -64,14 +64,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs one request for `route` and describes what the filter counted.
+/// Runs one request for `route` and describes what the filter counted, in
+/// the line the playground prints too ([`starform_playground::route::line`]).
 fn outcome(host: &mut FilterHost, route: &[u8]) -> Result<String, Failure> {
     let shown = String::from_utf8_lossy(route).into_owned();
     let before = host.metrics().counters();
     host.request(&Request::to_route(route))
         .and_then(|_| host.tick())
         .map_err(|e| Failure::runtime(format!("route {shown:?}: {e}")))?;
-    let mut fields: Vec<(&str, Value)> = vec![("route", Value::from(shown.clone()))];
+    let mut counted = None;
     for (name, value) in host.metrics().counters() {
         if before.get(&name).copied().unwrap_or(0) >= value {
             continue;
@@ -82,38 +83,32 @@ fn outcome(host: &mut FilterHost, route: &[u8]) -> Result<String, Failure> {
                 .labels
                 .iter()
                 .find(|(k, _)| *k == key)
-                .map(|(_, v)| Value::from(v.as_str()))
+                .map(|(_, v)| v.clone())
         };
-        match series.name.as_str() {
+        counted = match series.name.as_str() {
             names::REQUESTS_TOTAL => {
-                for key in ["project", "environment", "service", names::RETENTION_TAG] {
-                    if let Some(v) = label(key) {
-                        fields.push((key, v));
+                match (label("project"), label("environment"), label("service")) {
+                    (Some(project), Some(environment), Some(service)) => {
+                        Some(RouteOutcome::Attributed {
+                            project,
+                            environment,
+                            service,
+                            retention: label(names::RETENTION_TAG),
+                        })
                     }
+                    _ => counted,
                 }
             }
-            names::UNATTRIBUTED_TOTAL => {
-                fields.push(("unattributed", label("reason").unwrap_or(Value::Null)))
-            }
-            names::SUPPRESSED_PREVIEW_TOTAL => fields.push(("suppressed", Value::from("preview"))),
-            names::OVERFLOW_TOTAL => fields.push(("overflow", Value::Bool(true))),
-            _ => {}
-        }
+            names::UNATTRIBUTED_TOTAL => Some(RouteOutcome::Unattributed(label("reason"))),
+            names::SUPPRESSED_PREVIEW_TOTAL => Some(RouteOutcome::SuppressedPreview),
+            names::OVERFLOW_TOTAL => Some(RouteOutcome::Overflow),
+            _ => counted,
+        };
     }
-    if fields.len() == 1 {
-        return Err(Failure::runtime(format!(
+    match counted {
+        Some(outcome) => Ok(route::line(&shown, &outcome)),
+        None => Err(Failure::runtime(format!(
             "route {shown:?}: the filter counted no request outcome"
-        )));
+        ))),
     }
-    Ok(json_object(&fields))
-}
-
-/// A JSON object with keys in the given order (serde_json's map order
-/// depends on a feature other crates may switch on).
-fn json_object(fields: &[(&str, Value)]) -> String {
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{}:{v}", Value::from(*k)))
-        .collect();
-    format!("{{{}}}", body.join(","))
 }

@@ -15,5 +15,6 @@ mod support;
 
 mod cli_demo;
 mod cli_logs;
+mod cli_playground;
 mod cli_route;
 mod cli_vrl;
