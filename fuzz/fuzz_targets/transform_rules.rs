@@ -3,9 +3,11 @@
 //! field: the output is exactly the object the rulebook gives
 //! (`starform_fuzz::records`), so exactly one JSON object whose identity is
 //! the record's normalised labels or a quarantine; the fast path for records
-//! already in output form (`transform_into`) writes exactly what the general
-//! path (`transform_general_into`) writes, with the same outcome; and a
-//! second pass over an output changes nothing.
+//! already in output form (`transform_with_scratch`, one scratch for the
+//! whole input, so later records meet keys its memo learnt from earlier
+//! ones) writes exactly what the general path (`transform_general_into`)
+//! writes, with the same outcome; and a second pass over an output changes
+//! nothing.
 //!
 //! Input: one record (the whole input), then each `\n`-separated line.
 #![no_main]
@@ -15,7 +17,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use starform_fuzz::records::check;
 use starform_vector_transform::{
-    ndjson, transform, transform_general_into, transform_into, CompiledConfig, TransformConfig,
+    ndjson, transform, transform_general_into, transform_with_scratch, CompiledConfig, Scratch,
+    TransformConfig,
 };
 
 /// Aliases for every canonical key, an environment alias, a namespace
@@ -34,11 +37,11 @@ fn configs() -> &'static [(TransformConfig, CompiledConfig); 2] {
     })
 }
 
-/// `transform_into` (the fast path where it applies) against the general
-/// path alone: same bytes, same outcome.
-fn same_as_general(compiled: &CompiledConfig, record: &[u8]) {
+/// `transform_with_scratch` (the fast path where it applies) against the
+/// general path alone: same bytes, same outcome.
+fn same_as_general(compiled: &CompiledConfig, record: &[u8], scratch: &mut Scratch) {
     let (mut fast, mut general) = (Vec::new(), Vec::new());
-    let fast_outcome = transform_into(compiled, record, &mut fast);
+    let fast_outcome = transform_with_scratch(compiled, record, &mut fast, scratch);
     let general_outcome = transform_general_into(compiled, record, &mut general);
     assert_eq!(
         String::from_utf8_lossy(&fast),
@@ -52,12 +55,12 @@ fn same_as_general(compiled: &CompiledConfig, record: &[u8]) {
     );
 }
 
-fn one(raw: &TransformConfig, compiled: &CompiledConfig, record: &[u8]) {
-    same_as_general(compiled, record);
+fn one(raw: &TransformConfig, compiled: &CompiledConfig, record: &[u8], scratch: &mut Scratch) {
+    same_as_general(compiled, record, scratch);
     let out = transform(compiled, record);
     check(raw, record, &out, "first pass");
     // An output is in output form: this is where the fast path applies.
-    same_as_general(compiled, &out);
+    same_as_general(compiled, &out, scratch);
     let again = transform(compiled, &out);
     assert_eq!(
         String::from_utf8_lossy(&again),
@@ -68,9 +71,10 @@ fn one(raw: &TransformConfig, compiled: &CompiledConfig, record: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     for (raw, compiled) in configs() {
-        one(raw, compiled, data);
+        let mut scratch = Scratch::default();
+        one(raw, compiled, data, &mut scratch);
         for record in ndjson::records(data).take(64) {
-            one(raw, compiled, record);
+            one(raw, compiled, record, &mut scratch);
         }
     }
 });

@@ -141,6 +141,13 @@ fn cost(host: &mut LogTransform, record: &str) -> Result<u64, Box<dyn std::error
     Ok(host.instructions().ok_or("module is not metered")? - before)
 }
 
+/// Instructions of a record the module has seen before (its keys are in
+/// the key memo, as a collector's keys are after its first records).
+fn warm_cost(host: &mut LogTransform, record: &str) -> Result<u64, Box<dyn std::error::Error>> {
+    cost(host, record)?;
+    cost(host, record)
+}
+
 /// What the parts of a record cost, each from two single records that
 /// differ in that part only (the figures docs/performance.md quotes).
 fn parts(host: &mut LogTransform) -> Result<(), Box<dyn std::error::Error>> {
@@ -159,16 +166,21 @@ fn parts(host: &mut LogTransform) -> Result<(), Box<dyn std::error::Error>> {
     let plain = |n: usize| "a".repeat(n);
     // 50 escapes in 1,000 bytes of content, against 1,000 plain bytes.
     let escaped = "abcdefghijklmnopqr\\n".repeat(50);
-    let empty = cost(host, "{}")?;
+    let empty = warm_cost(host, "{}")?;
     // Both records past the size where the module's `malloc` changes bins.
     let (short, long) = (
-        cost(host, &log(&plain(1_000)))?,
-        cost(host, &log(&plain(2_000)))?,
+        warm_cost(host, &log(&plain(1_000)))?,
+        warm_cost(host, &log(&plain(2_000)))?,
     );
-    let with_escapes = cost(host, &log(&escaped))?;
+    let with_escapes = warm_cost(host, &log(&escaped))?;
     let thousand = short;
-    let (one, eight) = (cost(host, &members(1))?, cost(host, &members(8))?);
-    let (candidates, others) = (cost(host, &labels(""))?, cost(host, &labels("-x"))?);
+    // Eight keys never met before, then the same eight again.
+    let first_sight = cost(host, &members(8))?;
+    let (one, eight) = (warm_cost(host, &members(1))?, warm_cost(host, &members(8))?);
+    let (candidates, others) = (
+        warm_cost(host, &labels(""))?,
+        warm_cost(host, &labels("-x"))?,
+    );
     let per = |a: u64, b: u64, n: u64| (a as f64 - b as f64) / n as f64;
     println!("single records (instructions)");
     println!(
@@ -189,6 +201,11 @@ fn parts(host: &mut LogTransform) -> Result<(), Box<dyn std::error::Error>> {
         "{:<64} {:>9.1}",
         "a member `\"key_00\":\"value_00\"` (8 against 1)",
         per(eight, one, 7)
+    );
+    println!(
+        "{:<64} {:>9.1}",
+        "a key met for the first time (learnt), over one met before",
+        per(first_sight, eight, 8)
     );
     println!(
         "{:<64} {:>9}",

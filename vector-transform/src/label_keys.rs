@@ -4,10 +4,19 @@
 //! The scan matches a label's key against these as it reads the record, so
 //! rule 4 then finds a candidate by its number instead of comparing strings.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::scan::{bloom_bit, fingerprint_of};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Numbers each [`LabelKeys`] made in this process.
+static MADE: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone)]
 pub(crate) struct LabelKeys {
+    /// Unique to this list in this process (a clone keeps it: same keys):
+    /// the scan's key memo holds label numbers only for the list it
+    /// learnt them from.
+    id: u64,
     keys: Vec<String>,
     prints: Vec<u64>,
     /// The scan's bloom bits of `prints`: a label whose bit is not among
@@ -34,11 +43,17 @@ impl LabelKeys {
             .iter()
             .fold(0, |bits, print| bits | bloom_bit(*print));
         Self {
+            id: MADE.fetch_add(1, Ordering::Relaxed) + 1,
             keys,
             prints,
             bloom,
             first,
         }
+    }
+
+    /// See the field.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// How many candidate keys there are.
@@ -85,3 +100,12 @@ impl LabelKeys {
         self.keys.iter().position(|k| k == key)
     }
 }
+
+/// Two lists are equal when they number the same keys alike.
+impl PartialEq for LabelKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.first == other.first
+    }
+}
+
+impl Eq for LabelKeys {}

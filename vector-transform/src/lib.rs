@@ -8,6 +8,7 @@
 
 pub mod base64;
 pub mod config;
+mod key_memo;
 mod label_keys;
 mod label_set;
 pub mod ndjson;

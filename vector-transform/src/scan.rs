@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 
+use crate::key_memo::KeyMemo;
 use crate::label_keys::LabelKeys;
 use crate::transform::RESERVED_FIELDS;
 use crate::view::{LabelMap, FLUENT_BIT_NAMESPACE, VECTOR_NAMESPACE};
@@ -62,7 +63,7 @@ struct Frame {
 
 /// Buffers the scan reuses from record to record (the module keeps one for
 /// its lifetime, so the per-record work allocates nothing once warm).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scratch {
     /// The [`fingerprint`]s of the keys of the objects being read, in its
     /// first `MAX_OPEN_KEYS` words (sized once, then written in place).
@@ -71,6 +72,126 @@ pub struct Scratch {
     /// One slot per candidate label key (numbered as in [`LabelKeys`]) for
     /// `kubernetes.labels`, then as many for `kubernetes.pod_labels`.
     slots: Vec<Slot>,
+    /// The keys met so far, with their facts.
+    memo: KeyMemo<KeyFacts>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl Scratch {
+    /// `remembers`: whether keys met in one record are held for the next.
+    fn new(remembers: bool) -> Self {
+        Self {
+            prints: Vec::new(),
+            frames: Vec::new(),
+            slots: Vec::new(),
+            memo: KeyMemo::new(remembers),
+        }
+    }
+
+    /// Buffers for a single record: nothing is held for a next one.
+    pub(crate) fn once() -> Self {
+        Self::new(false)
+    }
+}
+
+/// Which of the names the scan looks for a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Named {
+    Other,
+    /// One of [`RESERVED_FIELDS`] (only at the top level does it matter).
+    Reserved,
+    Kubernetes,
+    Labels,
+    PodLabels,
+    NamespaceName,
+    PodNamespace,
+}
+
+/// What the walk needs to know of a key: worked out once for each key met
+/// (the key memo keeps it), whatever object the key is in.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KeyFacts {
+    print: u64,
+    /// In one word, as the walk copies these for every member: the index
+    /// of `bloom_bit(print)` (bits 0–5), the [`Named`] (bits 8–15), and the
+    /// key's number among the configuration's candidate label keys plus
+    /// one (bits 32–63; 0: none).
+    tag: u64,
+}
+
+impl KeyFacts {
+    fn new(print: u64, name: Named, label: Option<usize>) -> Self {
+        let label = label.and_then(|id| u32::try_from(id + 1).ok()).unwrap_or(0);
+        Self {
+            print,
+            tag: bloom_index(print) | u64::from(name as u8) << 8 | u64::from(label) << 32,
+        }
+    }
+
+    #[inline(always)]
+    fn bit(self) -> u64 {
+        1 << (self.tag & 63)
+    }
+
+    #[inline(always)]
+    fn is(self, name: Named) -> bool {
+        (self.tag >> 8) as u8 == name as u8
+    }
+
+    #[inline(always)]
+    fn label(self) -> Option<usize> {
+        ((self.tag >> 32) as usize).checked_sub(1)
+    }
+
+    /// The facts of `key`, in an object at `place`. An escaped key's
+    /// fingerprint is of its encoding, not of the name it decodes to: it is
+    /// none of the scan's names (none holds a character serde_json escapes)
+    /// and is looked up among the label keys by name, where labels are read.
+    fn of(b: &[u8], key: Span, keys: &LabelKeys, place: Place) -> Self {
+        let print = fingerprint(b, key);
+        let bit = bloom_bit(print);
+        if key.escaped {
+            let label = match place {
+                Place::Labels | Place::PodLabels => keys.find_decoded(&decode(b, key)),
+                _ => None,
+            };
+            return Self::new(print, Named::Other, label);
+        }
+        let is = |name| is(b, key, print, name);
+        let name = if RESERVED_BLOOM & bit != 0 && RESERVED.iter().any(|name| is(*name)) {
+            Named::Reserved
+        } else if is(KUBERNETES) {
+            Named::Kubernetes
+        } else if is(LABELS) {
+            Named::Labels
+        } else if is(POD_LABELS) {
+            Named::PodLabels
+        } else if is(NAMESPACE_NAME) {
+            Named::NamespaceName
+        } else if is(POD_NAMESPACE) {
+            Named::PodNamespace
+        } else {
+            Named::Other
+        };
+        let mut label = None;
+        if keys.bloom() & bit != 0 {
+            let mut from = 0;
+            while let Some(id) = keys.find_print(print, from) {
+                if same_as_print(b, key, keys.key(id).as_bytes()) {
+                    label = Some(id);
+                    break;
+                }
+                from = id + 1;
+            }
+        }
+        Self::new(print, name, label)
+    }
 }
 
 /// What the rules read from a record in output form.
@@ -199,9 +320,8 @@ struct Found {
     pod_namespace: Option<Span>,
 }
 
-/// A key as the walk holds it: the object it is in, where it is, its
-/// fingerprint.
-type Key = (Place, Span, u64);
+/// A key as the walk holds it: the object it is in, its facts.
+type Key = (Place, KeyFacts);
 
 /// The whole input: one object, nothing after it. One loop with its state
 /// in locals (the scan is most of what the module executes per record, and
@@ -213,7 +333,9 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
         prints,
         frames,
         slots,
+        memo,
     } = scratch;
+    memo.serve(keys.id());
     if prints.len() != MAX_OPEN_KEYS {
         prints.resize(MAX_OPEN_KEYS, 0);
     }
@@ -231,6 +353,9 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
     let mut place = Some(Place::Top);
     let mut keys_from = 0;
     let mut bloom = 0u64;
+    // The fingerprint of the key read last, in document order: where the
+    // key memo looks for the next key.
+    let mut before = 0u64;
     if *b.get(pos)? == b'}' {
         return (pos + 1 == b.len()).then_some(());
     }
@@ -241,24 +366,32 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 if *b.get(pos)? != b'"' {
                     return None;
                 }
-                let (end, escaped) = string_end(b, pos + 1)?;
-                let key = span(pos + 1, end, escaped);
-                pos = end + 1;
-                let print = fingerprint(b, key);
+                let start = pos + 1;
+                let facts = if let Some(known) = memo.find(b, start, before) {
+                    pos = start + known.len + 1;
+                    known.facts
+                } else {
+                    let (end, escaped) = string_end(b, start)?;
+                    let key = span(start, end, escaped);
+                    pos = end + 1;
+                    let facts = KeyFacts::of(b, key, keys, current);
+                    if !escaped {
+                        memo.learn(b, start, end, before, facts);
+                    }
+                    facts
+                };
+                let print = facts.print;
+                before = print;
                 // One bit per fingerprint in a word per container: the
                 // object's fingerprints are compared only when the bit was
                 // already set. Two keys with one fingerprint are taken for
                 // a repeated key without comparing them: the general path
                 // decides such a record (different keys almost never share
                 // their last eight bytes and their length).
-                let bit = bloom_bit(print);
+                let bit = facts.bit();
                 let repeated = bloom & bit != 0 && prints.get(keys_from..held)?.contains(&print);
                 bloom |= bit;
-                if repeated
-                    || (current == Place::Top
-                        && RESERVED_BLOOM & bit != 0
-                        && reserved(b, key, print))
-                {
+                if repeated || (current == Place::Top && facts.is(Named::Reserved)) {
                     return None;
                 }
                 *prints.get_mut(held)? = print;
@@ -267,7 +400,7 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                     return None;
                 }
                 pos += 1;
-                Some((current, key, print))
+                Some((current, facts))
             }
             None => None,
         };
@@ -280,14 +413,12 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 Some(value)
             }
             b'{' | b'[' => {
-                if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _, _)) =
-                    key
-                {
-                    note(b, slots, keys, found, key, None);
+                if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _)) = key {
+                    note(slots, keys, found, key, None);
                 }
                 let (inner, closer) = if c == b'{' {
                     (
-                        Some(key.map_or(Place::Elsewhere, |key| child(b, key, found))),
+                        Some(key.map_or(Place::Elsewhere, |key| child(key, found))),
                         b'}',
                     )
                 } else {
@@ -329,9 +460,9 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 None
             }
         };
-        if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _, _)) = key {
+        if let Some(key @ (Place::Kubernetes | Place::Labels | Place::PodLabels, _)) = key {
             if c != b'{' && c != b'[' {
-                note(b, slots, keys, found, key, value);
+                note(slots, keys, found, key, value);
             }
         }
         // After a value: `,` continues the container (tested first, alone:
@@ -432,46 +563,26 @@ fn float(b: &[u8], start: usize, mut pos: usize) -> Option<usize> {
 /// rules read, and most of those members are none of these.
 #[inline(always)]
 fn note(
-    b: &[u8],
     slots: &mut [Slot],
     keys: &LabelKeys,
     found: &mut Found,
-    (place, key, print): Key,
+    (place, facts): Key,
     value: Option<Span>,
 ) {
     let map = match place {
         Place::Labels => 0,
         Place::PodLabels => keys.len(),
         Place::Kubernetes => {
-            if is(b, key, print, NAMESPACE_NAME) {
+            if facts.is(Named::NamespaceName) {
                 found.namespace_name = value;
-            } else if is(b, key, print, POD_NAMESPACE) {
+            } else if facts.is(Named::PodNamespace) {
                 found.pod_namespace = value;
             }
             return;
         }
         Place::Top | Place::Elsewhere => return,
     };
-    // An escaped key's fingerprint is of its encoding, not of the name it
-    // decodes to: it is looked up by name.
-    if !key.escaped && keys.bloom() & bloom_bit(print) == 0 {
-        return;
-    }
-    let id = if key.escaped {
-        keys.find_decoded(&decode(b, key))
-    } else {
-        let mut from = 0;
-        loop {
-            let Some(id) = keys.find_print(print, from) else {
-                break None;
-            };
-            if same_as_print(b, key, keys.key(id).as_bytes()) {
-                break Some(id);
-            }
-            from = id + 1;
-        }
-    };
-    if let Some(slot) = id.and_then(|id| slots.get_mut(map + id)) {
+    if let Some(slot) = facts.label().and_then(|id| slots.get_mut(map + id)) {
         *slot = Some(value);
     }
 }
@@ -665,14 +776,14 @@ fn special(word: u64) -> u64 {
 }
 
 /// Where an object opened as the value of `key` sits.
-fn child(b: &[u8], (parent, key, print): Key, found: &mut Found) -> Place {
+fn child((parent, facts): Key, found: &mut Found) -> Place {
     match parent {
-        Place::Top if is(b, key, print, KUBERNETES) => Place::Kubernetes,
-        Place::Kubernetes if is(b, key, print, LABELS) => {
+        Place::Top if facts.is(Named::Kubernetes) => Place::Kubernetes,
+        Place::Kubernetes if facts.is(Named::Labels) => {
             found.labels = true;
             Place::Labels
         }
-        Place::Kubernetes if is(b, key, print, POD_LABELS) => {
+        Place::Kubernetes if facts.is(Named::PodLabels) => {
             found.pod_labels = true;
             Place::PodLabels
         }
@@ -710,10 +821,6 @@ const RESERVED_BLOOM: u64 = {
         | bloom_bit(e.1)
         | bloom_bit(f.1)
 };
-
-fn reserved(b: &[u8], key: Span, print: u64) -> bool {
-    RESERVED.iter().any(|name| is(b, key, print, *name))
-}
 
 /// `key` is `name`: fingerprints first, the bytes only when they agree.
 #[inline(always)]
@@ -769,7 +876,12 @@ pub(crate) fn same_words(a: &[u8], b: &[u8]) -> bool {
 
 /// One bit of a 64-bit bloom word per fingerprint.
 pub(crate) const fn bloom_bit(print: u64) -> u64 {
-    1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+    1u64 << bloom_index(print)
+}
+
+/// The index of [`bloom_bit`].
+const fn bloom_index(print: u64) -> u64 {
+    print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58
 }
 
 /// A key's last eight bytes and its length in one word: keys that differ
@@ -950,6 +1062,60 @@ mod tests {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(70), "]".repeat(70));
         assert!(!takes_fast_path(&deep));
         assert_same(&[deep.as_str()]);
+    }
+
+    /// Keys met before are taken from the key memo: each record below
+    /// follows one that taught the memo its keys in another place, shape
+    /// or configuration, and both paths still agree, record by record.
+    #[test]
+    fn keys_met_before_decide_as_keys_met_first() {
+        let pad = "\"pad\":\"................\"";
+        let records = [
+            // A reserved name inside an object, then at the top level.
+            format!(r#"{{"x":{{"project":"acme","service":1}},{pad}}}"#),
+            format!(r#"{{"project":"acme",{pad}}}"#),
+            // Label keys read elsewhere, then where the rules read them.
+            format!(r#"{{"labels":{{"starform.io/project":"a","team":"b"}},{pad}}}"#),
+            format!(
+                r#"{{"kubernetes":{{"labels":{{"starform.io/project":"acme","starform.io/environment":"prod","starform.io/service":"web","team":"x"}},"namespace_name":"acme-prod"}},{pad}}}"#
+            ),
+            // A learnt key repeated, and learnt keys as prefixes of others.
+            format!(r#"{{"kubernetes":1,"kubernetes":2,{pad}}}"#),
+            format!(r#"{{"kubernetesx":1,"kubernete":2,"starform.io/projectx":3,{pad}}}"#),
+            format!(
+                r#"{{"kubernetes":{{"labels"":{{"starform.io/project":"acme"}},"labels":{{}}}},{pad}}}"#
+            ),
+            // Keys at the end of the input.
+            r#"{"kubernetes":{"labels":{"starform.io/project":"acme"}}}"#.to_owned(),
+        ];
+        let records: Vec<&str> = records.iter().map(String::as_str).collect();
+        assert_same(&records);
+        // Twice, so every record meets keys the memo already holds.
+        let twice: Vec<&str> = records.iter().chain(&records).copied().collect();
+        assert_same(&twice);
+        assert!(!takes_fast_path(records[1]));
+        assert!(!takes_fast_path(records[4]));
+    }
+
+    /// One scratch serving two configurations in turn numbers labels by the
+    /// configuration it serves.
+    #[test]
+    fn a_scratch_serving_another_configuration_forgets_its_keys() {
+        let record = r#"{"kubernetes":{"labels":{"team":"acme","starform.io/environment":"prod","starform.io/service":"web","starform.io/project":"other"},"namespace_name":"acme-prod"},"log":"........"}"#;
+        let plain = CompiledConfig::default();
+        let aliased =
+            CompiledConfig::from_json(br#"{"key_aliases":{"team":"starform.io/project"}}"#)
+                .unwrap();
+        let mut scratch = Scratch::default();
+        for config in [&plain, &aliased, &plain, &aliased] {
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            transform_with_scratch(config, record.as_bytes(), &mut fast, &mut scratch);
+            transform_general_into(config, record.as_bytes(), &mut general);
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&general)
+            );
+        }
     }
 
     /// The scan's fingerprint of a key in a record and the one computed

@@ -39,7 +39,7 @@ pub fn transform(config: &CompiledConfig, input: &[u8]) -> Vec<u8> {
 /// Appends the output object's compact JSON for one record to `out` (no
 /// newline) and says what was decided.
 pub fn transform_into(config: &CompiledConfig, input: &[u8], out: &mut Vec<u8>) -> Outcome {
-    transform_with_scratch(config, input, out, &mut Scratch::default())
+    transform_with_scratch(config, input, out, &mut Scratch::once())
 }
 
 /// [`transform_into`] with buffers kept between records. A record already in
