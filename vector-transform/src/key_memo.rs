@@ -4,8 +4,9 @@
 //! `kubernetes`, `namespace_name`, the pod's label keys…). Reading a key
 //! costs the scan a string scan, a fingerprint and a comparison with each
 //! name it looks for: a third of its work per member. A key held here is
-//! recognised by comparing the input with its bytes and closing quote, a
-//! word at a time, and its facts are taken as they were worked out.
+//! recognised by comparing the input with its bytes as the record had them
+//! (`"key":`, quotes and colon included), a word at a time, and its facts
+//! are taken as they were worked out.
 //!
 //! A key is held in the set its first four bytes and the key read before
 //! it (in document order) choose: keys sharing a prefix (`starform.io/…`,
@@ -14,36 +15,37 @@
 //! first place it looks. A key that follows several others is held once
 //! for each.
 //!
-//! Only the input's bytes decide a hit: an entry holds a key the scan
-//! accepted unescaped, and the same bytes followed by the same quote are
-//! the same key, which the scan would accept again, unescaped, ending at
-//! that quote. The facts may also depend on the configuration (label
-//! numbers), so the memo is emptied when it serves another one.
+//! Only the input's bytes decide a hit: an entry holds the bytes of a key
+//! the scan accepted unescaped, with its quotes and colon, and the same
+//! bytes are the same key, which the scan would accept again, unescaped,
+//! ending at the same quote. The facts may also depend on the
+//! configuration (label numbers), so the memo is emptied when it serves
+//! another one.
 
-/// Sets, chosen by a key's first four bytes (for a key of two or more
-/// bytes, with its closing quote and colon: the same in every record) and
-/// the key before it.
+/// Sets, chosen by a key's first four bytes (its opening quote and, for a
+/// key of one or more bytes, bytes up to its colon: the same in every
+/// record) and the key before it.
 const SETS: usize = 128;
 /// Keys per set.
 const WAYS: usize = 4;
-/// Longest key held, with its closing quote, in words.
+/// Longest key held, quotes and colon included, in words.
 const MAX_WORDS: usize = 5;
-/// Shortest key held: a one-byte key's first four input bytes include its
-/// value's first byte.
-const MIN_LEN: usize = 2;
+/// Shortest key held (`"a":`): an empty key's first four input bytes
+/// include its value's first byte.
+const MIN_LEN: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry<T> {
     /// Words compared.
     count: usize,
-    /// The bytes of the first word that belong to the key and its quote
-    /// (an empty entry's is 0 and its first word is not: no input matches).
+    /// The bytes of the first word that belong to the key (an empty
+    /// entry's is 0 and its first word is not: no input matches).
     first_mask: u64,
-    /// The key's bytes, then its closing quote, then zeros; little-endian.
+    /// The key's bytes, then zeros; little-endian.
     words: [u64; MAX_WORDS],
-    /// The bytes of the last word that belong to the key and its quote.
+    /// The bytes of the last word that belong to the key.
     last_mask: u64,
-    /// The key's length in bytes.
+    /// The key's length in bytes, quotes and colon included.
     pub(crate) len: usize,
     pub(crate) facts: T,
 }
@@ -78,34 +80,30 @@ impl<T: Copy + Default> KeyMemo<T> {
         }
     }
 
-    /// The entry of the key whose contents start at `start`, if it is one
-    /// held here and its closing quote follows it in `b`.
+    /// The entry of the key whose opening quote is at `at`, if it is one
+    /// held here, read after the key `before` stands for.
     #[inline(always)]
-    pub(crate) fn find(&self, b: &[u8], start: usize, before: u64) -> Option<&Entry<T>> {
-        let first = word_at(b, start)?;
+    pub(crate) fn find(&self, b: &[u8], at: usize, before: u64) -> Option<&Entry<T>> {
+        let first = word_at(b, at)?;
         let set = self.sets.as_ref()?.get(set_of(first, before))?;
-        set.iter().find(|entry| {
-            first & entry.first_mask == entry.words[0] && entry.rest_matches(b, start)
-        })
+        set.iter()
+            .find(|entry| first & entry.first_mask == entry.words[0] && entry.rest_matches(b, at))
     }
 
-    /// Holds the key `b[start..end]` (unescaped, accepted by the scan) read
-    /// after the key `before` stands for, with its facts, in place of the
-    /// set's least recently learnt key.
-    pub(crate) fn learn(&mut self, b: &[u8], start: usize, end: usize, before: u64, facts: T) {
-        let len = end.saturating_sub(start);
-        if !self.learns || !(MIN_LEN..8 * MAX_WORDS).contains(&len) {
+    /// Holds the key `b[at..end]` (from its opening quote to past its colon;
+    /// unescaped, accepted by the scan) read after the key `before` stands
+    /// for, with its facts, in place of the set's least recently learnt key.
+    pub(crate) fn learn(&mut self, b: &[u8], at: usize, end: usize, before: u64, facts: T) {
+        let len = end.saturating_sub(at);
+        if !self.learns || !(MIN_LEN..=8 * MAX_WORDS).contains(&len) {
             return;
         }
-        let (Some(first), Some(key)) = (word_at(b, start), b.get(start..end)) else {
+        let (Some(first), Some(key)) = (word_at(b, at), b.get(at..end)) else {
             return;
         };
         let mut bytes = [0u8; 8 * MAX_WORDS];
         if let Some(into) = bytes.get_mut(..len) {
             into.copy_from_slice(key);
-        }
-        if let Some(quote) = bytes.get_mut(len) {
-            *quote = b'"';
         }
         let mut words = [0u64; MAX_WORDS];
         for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
@@ -113,8 +111,8 @@ impl<T: Copy + Default> KeyMemo<T> {
             w.copy_from_slice(chunk);
             *word = u64::from_le_bytes(w);
         }
-        let count = (len + 1).div_ceil(8);
-        let tail = (len + 1) - 8 * (count - 1);
+        let count = len.div_ceil(8);
+        let tail = len - 8 * (count - 1);
         let last_mask = if tail == 8 {
             u64::MAX
         } else {
@@ -157,25 +155,26 @@ impl<T> Entry<T> {
     /// The key's words after the first (which the caller compared) are the
     /// input's.
     #[inline(always)]
-    fn rest_matches(&self, b: &[u8], start: usize) -> bool {
-        // Most keys are shorter than sixteen bytes.
+    fn rest_matches(&self, b: &[u8], at: usize) -> bool {
+        // Most keys, with their quotes and colon, are shorter than sixteen
+        // bytes.
         if self.count == 2 {
-            return word_at(b, start + 8).is_some_and(|got| got & self.last_mask == self.words[1]);
+            return word_at(b, at + 8).is_some_and(|got| got & self.last_mask == self.words[1]);
         }
-        let mut at = 1;
-        while at < self.count {
-            let Some(got) = word_at(b, start + 8 * at) else {
+        let mut i = 1;
+        while i < self.count {
+            let Some(got) = word_at(b, at + 8 * i) else {
                 return false;
             };
-            let mask = if at + 1 == self.count {
+            let mask = if i + 1 == self.count {
                 self.last_mask
             } else {
                 u64::MAX
             };
-            if self.words.get(at) != Some(&(got & mask)) {
+            if self.words.get(i) != Some(&(got & mask)) {
                 return false;
             }
-            at += 1;
+            i += 1;
         }
         true
     }
@@ -202,23 +201,25 @@ mod tests {
 
     const BEFORE: u64 = 0x1234;
 
+    /// A memo holding `keys` (as `"key":`), fact `i + 1` for `keys[i]`.
     fn learnt(keys: &[&str]) -> KeyMemo<u32> {
         let mut memo = KeyMemo::new(true);
         memo.serve(1);
         for (i, key) in keys.iter().enumerate() {
             let input = format!("\"{key}\":1234567");
-            memo.learn(input.as_bytes(), 1, 1 + key.len(), BEFORE, i as u32 + 1);
+            memo.learn(input.as_bytes(), 0, key.len() + 3, BEFORE, i as u32 + 1);
         }
         memo
     }
 
     fn find(memo: &KeyMemo<u32>, input: &str) -> Option<(usize, u32)> {
         let input = format!("{input}          ");
-        memo.find(input.as_bytes(), 1, BEFORE).map(|e| (e.len, e.facts))
+        memo.find(input.as_bytes(), 0, BEFORE)
+            .map(|e| (e.len, e.facts))
     }
 
     #[test]
-    fn a_learnt_key_is_found_only_with_its_closing_quote() {
+    fn a_learnt_key_is_found_only_with_its_quotes_and_colon() {
         let keys = [
             "log",
             "kubernetes",
@@ -228,18 +229,21 @@ mod tests {
             "kubectl.kubernetes.io/restartedAt",
             "container_name",
             "container_hash",
-            "ab",
+            "pod_name",
+            "a",
         ];
         let memo = learnt(&keys);
         for (i, key) in keys.iter().enumerate() {
             assert_eq!(
                 find(&memo, &format!("\"{key}\":\"v\"")),
-                Some((key.len(), i as u32 + 1)),
+                Some((key.len() + 3, i as u32 + 1)),
                 "{key}"
             );
-            // The same bytes going on (a longer key), or cut short.
+            // The same bytes going on (a longer key), cut short, or not
+            // followed by a colon.
             assert_eq!(find(&memo, &format!("\"{key}x\":1")), None, "{key}x");
             assert_eq!(find(&memo, &format!("\"{key}\\\"\":1")), None, "{key}\\\"");
+            assert_eq!(find(&memo, &format!("\"{key}\" :1")), None, "{key} :");
             let short = &key[..key.len() - 1];
             assert_eq!(find(&memo, &format!("\"{short}\":1")), None, "{short}");
         }
@@ -248,20 +252,24 @@ mod tests {
 
     #[test]
     fn keys_too_short_or_too_long_are_not_held() {
-        let long = "a".repeat(8 * MAX_WORDS);
-        let just = "a".repeat(8 * MAX_WORDS - 1);
-        let memo = learnt(&["a", &long, &just]);
-        assert_eq!(find(&memo, "\"a\":1"), None);
+        // 40 bytes with quotes and colon are held, 41 are not.
+        let long = "a".repeat(8 * MAX_WORDS - 2);
+        let just = "a".repeat(8 * MAX_WORDS - 3);
+        let memo = learnt(&["", &long, &just]);
+        assert_eq!(find(&memo, "\"\":1"), None);
         assert_eq!(find(&memo, &format!("\"{long}\":1")), None);
-        assert_eq!(find(&memo, &format!("\"{just}\":1")), Some((just.len(), 3)));
+        assert_eq!(
+            find(&memo, &format!("\"{just}\":1")),
+            Some((just.len() + 3, 3))
+        );
     }
 
     #[test]
     fn a_key_at_the_end_of_the_input_is_not_found() {
         let memo = learnt(&["kubernetes"]);
-        assert!(memo.find(b"\"kubernetes\":1", 1, BEFORE).is_none());
-        let found = memo.find(b"\"kubernetes\":1234567", 1, BEFORE);
-        assert_eq!(found.map(|e| (e.len, e.facts)), Some((10, 1)));
+        assert!(memo.find(b"\"kubernetes\":1", 0, BEFORE).is_none());
+        let found = memo.find(b"\"kubernetes\":12345678", 0, BEFORE);
+        assert_eq!(found.map(|e| (e.len, e.facts)), Some((13, 1)));
     }
 
     #[test]
@@ -269,23 +277,23 @@ mod tests {
         let mut memo = KeyMemo::new(true);
         memo.serve(1);
         let input = b"\"starform.io/project\":\"acme\"";
-        memo.learn(input, 1, 20, 1, 'a');
-        memo.learn(input, 1, 20, 2, 'b');
-        assert_eq!(memo.find(input, 1, 1).map(|e| e.facts), Some('a'));
-        assert_eq!(memo.find(input, 1, 2).map(|e| e.facts), Some('b'));
-        assert!(memo.find(input, 1, 3).is_none());
+        memo.learn(input, 0, 22, 1, 'a');
+        memo.learn(input, 0, 22, 2, 'b');
+        assert_eq!(memo.find(input, 0, 1).map(|e| e.facts), Some('a'));
+        assert_eq!(memo.find(input, 0, 2).map(|e| e.facts), Some('b'));
+        assert!(memo.find(input, 0, 3).is_none());
     }
 
     #[test]
     fn a_full_set_forgets_its_least_recent_key() {
         // Five keys with one first four bytes after one key: one set.
-        let keys = ["aaaa0", "aaaa1", "aaaa2", "aaaa3", "aaaa4"];
+        let keys = ["aaa0", "aaa1", "aaa2", "aaa3", "aaa4"];
         let memo = learnt(&keys);
-        assert_eq!(find(&memo, "\"aaaa0\":1"), None);
+        assert_eq!(find(&memo, "\"aaa0\":1"), None);
         for (i, key) in keys.iter().enumerate().skip(1) {
             assert_eq!(
                 find(&memo, &format!("\"{key}\":1")),
-                Some((5, i as u32 + 1))
+                Some((7, i as u32 + 1))
             );
         }
     }
@@ -298,7 +306,7 @@ mod tests {
         memo.serve(2);
         assert_eq!(find(&memo, "\"kubernetes\":1"), None);
         let mut once = KeyMemo::<u32>::new(false);
-        once.learn(b"\"kubernetes\":1234567", 1, 11, BEFORE, 7);
+        once.learn(b"\"kubernetes\":1234567", 0, 13, BEFORE, 7);
         assert_eq!(find(&once, "\"kubernetes\":1"), None);
     }
 }

@@ -363,21 +363,23 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
         // A member's key (objects) or nothing (arrays), then the value.
         let key: Option<Key> = match place {
             Some(current) => {
-                if *b.get(pos)? != b'"' {
-                    return None;
-                }
-                let start = pos + 1;
-                let facts = if let Some(known) = memo.find(b, start, before) {
-                    pos = start + known.len + 1;
+                let facts = if let Some(known) = memo.find(b, pos, before) {
+                    pos += known.len;
                     known.facts
                 } else {
-                    let (end, escaped) = string_end(b, start)?;
-                    let key = span(start, end, escaped);
-                    pos = end + 1;
+                    if *b.get(pos)? != b'"' {
+                        return None;
+                    }
+                    let (end, escaped) = string_end(b, pos + 1)?;
+                    if *b.get(end + 1)? != b':' {
+                        return None;
+                    }
+                    let key = span(pos + 1, end, escaped);
                     let facts = KeyFacts::of(b, key, keys, current);
                     if !escaped {
-                        memo.learn(b, start, end, before, facts);
+                        memo.learn(b, pos, end + 2, before, facts);
                     }
+                    pos = end + 2;
                     facts
                 };
                 let print = facts.print;
@@ -396,10 +398,6 @@ fn walk(b: &[u8], scratch: &mut Scratch, keys: &LabelKeys, found: &mut Found) ->
                 }
                 *prints.get_mut(held)? = print;
                 held += 1;
-                if *b.get(pos)? != b':' {
-                    return None;
-                }
-                pos += 1;
                 Some((current, facts))
             }
             None => None,
@@ -689,10 +687,12 @@ fn short_escape(c: u8) -> bool {
 #[inline(always)]
 fn flagged_word(b: &[u8], pos: &mut usize) -> Option<(usize, u64, u64)> {
     while let Some(chunk) = b.get(*pos..*pos + 32) {
+        let mut block = [0u8; 32];
+        block.copy_from_slice(chunk);
         // Word by word, leaving at the first that holds one: most strings
         // (keys, short values) end within their first eight bytes.
         for at in [0, 8, 16, 24] {
-            let w = word(chunk, at);
+            let w = word(&block, at);
             let m = special(w);
             if m != 0 {
                 return Some((*pos + at, w, m));
