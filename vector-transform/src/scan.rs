@@ -606,44 +606,26 @@ fn control_escape(digits: &[u8]) -> Option<()> {
 ///
 /// Most of what the module executes per record is this loop, so it is
 /// written for an interpreter: plain bytes are passed eight at a time (four
-/// words a step while 32 bytes remain), and the bytes a word flags are read
-/// out of the word itself. A closing quote ends the scan; a short escape
-/// (`\"`, `\n`, …) with both its bytes in the word is passed without leaving
-/// the word (log messages hold dozens). Anything else flagged (a control
-/// character, a non-ASCII byte, a `\u` escape, an escape split across
-/// words) and the last few bytes of the input are looked at byte by byte.
+/// words a step while 32 bytes remain), and a short escape (`\"`, `\n`, …)
+/// with both its bytes in one word is passed inside that word (log
+/// messages hold dozens). The first word holding anything else (the
+/// closing quote, a control character, a non-ASCII byte, a `\u` escape, an
+/// escape split across words) is looked at from that byte on, byte by
+/// byte, as are the last few bytes of the input.
 /// Inlined: a call and its two results through memory cost more than a
-/// short key.
+/// short value.
 #[inline(always)]
 fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut pos = start;
     let mut escaped = false;
     loop {
-        if let Some((at, w, mut m)) = flagged_word(b, &mut pos) {
-            let passed = loop {
-                // The flagged byte's lowest bit: `m` holds its highest, and
-                // is not 0 here.
-                let shift = m.trailing_zeros().wrapping_sub(7);
-                let c = (w >> shift) as u8;
-                if c == b'"' {
-                    return Some((at + (shift / 8) as usize, escaped));
-                }
-                if c != b'\\' || shift >= 56 || !short_escape((w >> (shift + 8)) as u8) {
-                    break shift / 8;
-                }
-                escaped = true;
-                // Exact past the escape: every byte before the word's first
-                // non-ASCII one is ASCII, so no carry reached them.
-                let past = shift + 16;
-                m = if past < 64 { m & (u64::MAX << past) } else { 0 };
-                if m == 0 {
-                    break 8;
-                }
-            };
-            pos = at + passed as usize;
-            if passed == 8 {
-                continue;
+        if let Some((at, w, m)) = flagged_word(b, &mut pos, &mut escaped) {
+            // The flagged byte's lowest bit: `m` holds its highest.
+            let shift = m.trailing_zeros().wrapping_sub(7);
+            if (w >> shift) as u8 == b'"' {
+                return Some((at + (shift / 8) as usize, escaped));
             }
+            pos = at + (shift / 8) as usize;
         }
         match *b.get(pos)? {
             b'"' => return Some((pos, escaped)),
@@ -681,11 +663,32 @@ fn short_escape(c: u8) -> bool {
     c == b'"' || (c >> 6 == 1 && (SHORT_ESCAPES >> (c & 0x3f)) & 1 != 0)
 }
 
-/// The first word from `pos` on that holds a byte which may not stand in a
-/// string as it is: where it starts, the word, its [`special`] mask. `None`
-/// once fewer than eight bytes remain, `pos` then where they start.
+/// What of `w`'s [`special`] mask `m` is left once the short escapes at its
+/// start are passed: 0 if nothing else is in the word, else a mask whose
+/// lowest flag is the byte to look at. Exact: every byte before the word's
+/// first non-ASCII one is ASCII, so no carry reached the bytes it reads.
 #[inline(always)]
-fn flagged_word(b: &[u8], pos: &mut usize) -> Option<(usize, u64, u64)> {
+fn past_escapes(w: u64, mut m: u64, escaped: &mut bool) -> u64 {
+    while m != 0 {
+        let shift = m.trailing_zeros().wrapping_sub(7);
+        // The flagged byte and the one after it (0 past the word's end).
+        let here = w >> shift;
+        if here as u8 != b'\\' || !short_escape((here >> 8) as u8) {
+            return m;
+        }
+        *escaped = true;
+        // Both bytes' flags off (the second has one if it is `"` or `\`).
+        m &= !(0x8080 << shift);
+    }
+    0
+}
+
+/// The first word from `pos` on that holds a byte which may not stand in a
+/// string as it is, its short escapes aside: where it starts, the word, the
+/// mask [`past_escapes`] leaves. `None` once fewer than eight bytes remain,
+/// `pos` then where they start. Sets `escaped` when it passes an escape.
+#[inline(always)]
+fn flagged_word(b: &[u8], pos: &mut usize, escaped: &mut bool) -> Option<(usize, u64, u64)> {
     while let Some(chunk) = b.get(*pos..*pos + 32) {
         let mut block = [0u8; 32];
         block.copy_from_slice(chunk);
@@ -693,7 +696,7 @@ fn flagged_word(b: &[u8], pos: &mut usize) -> Option<(usize, u64, u64)> {
         // (keys, short values) end within their first eight bytes.
         for at in [0, 8, 16, 24] {
             let w = word(&block, at);
-            let m = special(w);
+            let m = past_escapes(w, special(w), escaped);
             if m != 0 {
                 return Some((*pos + at, w, m));
             }
@@ -702,7 +705,7 @@ fn flagged_word(b: &[u8], pos: &mut usize) -> Option<(usize, u64, u64)> {
     }
     while let Some(chunk) = b.get(*pos..*pos + 8) {
         let w = word(chunk, 0);
-        let m = special(w);
+        let m = past_escapes(w, special(w), escaped);
         if m != 0 {
             return Some((*pos, w, m));
         }
