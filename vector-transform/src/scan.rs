@@ -696,12 +696,10 @@ fn past_escapes(w: u64, mut m: u64, escaped: &mut bool) -> u64 {
 #[inline(always)]
 fn flagged_word(b: &[u8], pos: &mut usize, escaped: &mut bool) -> Option<(usize, u64, u64)> {
     while let Some(chunk) = b.get(*pos..*pos + 32) {
-        let mut block = [0u8; 32];
-        block.copy_from_slice(chunk);
         // Word by word, leaving at the first that holds one: most strings
         // (keys, short values) end within their first eight bytes.
         for at in [0, 8, 16, 24] {
-            let w = word(&block, at);
+            let w = word(chunk, at);
             let m = past_escapes(w, special(w), escaped);
             if m != 0 {
                 return Some((*pos + at, w, m));
