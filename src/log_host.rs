@@ -268,7 +268,8 @@ impl LogTransform {
     /// the tag and the record each copied, NUL-terminated, into memory from
     /// the module's `malloc` (WAMR's `wasm_runtime_module_dup_data`), the
     /// export called with (tag, tag_len, sec, nsec, record, record_len), the
-    /// NUL-terminated result copied out, both copies freed.
+    /// NUL-terminated result copied out, both copies freed (the tag's
+    /// first, as Fluent Bit does).
     pub fn filter_log_as_fluent_bit(
         &mut self,
         tag: &[u8],
@@ -276,9 +277,15 @@ impl LogTransform {
         record: &[u8],
     ) -> Result<Vec<u8>, LogHostError> {
         let tag_ptr = self.dup_data(tag)?;
-        let record_ptr = self.dup_data(record);
-        let result = record_ptr.and_then(|record_ptr| {
-            let filter = self.exports.filter_log.clone();
+        let record_ptr = match self.dup_data(record) {
+            Ok(ptr) => ptr,
+            Err(e) => {
+                self.free(tag_ptr)?;
+                return Err(e);
+            }
+        };
+        let filter = self.exports.filter_log.clone();
+        let out = (|| {
             let args = (
                 tag_ptr,
                 len32(tag)?,
@@ -287,18 +294,52 @@ impl LogTransform {
                 record_ptr,
                 len32(record)?,
             );
-            let out = filter
+            let ptr = filter
                 .call(&mut self.store, args)
                 .map_err(|error| LogHostError::Call {
                     export: "starform_filter_log",
                     error,
-                })
-                .and_then(|ptr| self.read_c_string(ptr));
-            self.free(record_ptr)?;
-            out
-        });
+                })?;
+            self.read_c_string(ptr)
+        })();
         self.free(tag_ptr)?;
-        result
+        self.free(record_ptr)?;
+        out
+    }
+
+    /// The module's exported `malloc`, as a host calls it (WAMR's
+    /// `wasm_runtime_module_malloc`): the block's address, 0 if refused.
+    pub fn module_malloc(&mut self, size: u32) -> Result<u32, LogHostError> {
+        self.exports
+            .malloc
+            .call(&mut self.store, size)
+            .map_err(|error| LogHostError::Call {
+                export: "malloc",
+                error,
+            })
+    }
+
+    /// The module's exported `free`.
+    pub fn module_free(&mut self, ptr: u32) -> Result<(), LogHostError> {
+        self.free(ptr)
+    }
+
+    /// Writes `bytes` into module memory at `at`.
+    pub fn write_memory(&mut self, at: u32, bytes: &[u8]) -> Result<(), LogHostError> {
+        let memory = self.exports.memory;
+        memory
+            .write(&mut self.store, at as usize, bytes)
+            .map_err(|e| LogHostError::Abi(format!("write outside module memory: {e}")))
+    }
+
+    /// Reads `len` bytes of module memory at `at`.
+    pub fn read_memory(&self, at: u32, len: usize) -> Result<Vec<u8>, LogHostError> {
+        let mut out = vec![0; len];
+        self.exports
+            .memory
+            .read(&self.store, at as usize, &mut out)
+            .map_err(|e| LogHostError::Abi(format!("read outside module memory: {e}")))?;
+        Ok(out)
     }
 
     /// `input` and a NUL in module memory from the module's `malloc`.

@@ -1,6 +1,6 @@
-//! Exports wasi-libc's `malloc` and `free` from the wasm module so a host
-//! (WAMR in Fluent Bit, or wasmtime) can place input in module memory. Only
-//! for wasm32: a native cdylib exporting `malloc` would replace the host
+//! Exports the module's `malloc` and `free` (src/heap.rs) so a host (WAMR in
+//! Fluent Bit, or wasmtime) can place input in module memory. Only for
+//! wasm32: a native cdylib exporting `malloc` would replace the host
 //! process's allocator.
 
 fn main() {

@@ -2,8 +2,8 @@
 //! the pure core, hand back the one reused output buffer. The exports are
 //! documented in vector-transform/README.md.
 //!
-//! `malloc` and `free` are wasi-libc's own (the allocator Rust's `System`
-//! uses here), exported by build.rs; defining them in Rust would recurse.
+//! `malloc` and `free` are the module's C allocator (`heap`), exported by
+//! build.rs.
 
 use std::cell::RefCell;
 

@@ -22,6 +22,8 @@ mod view;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod abi;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+mod heap;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod preopens;
 
 pub use config::{CompiledConfig, ConfigError, TransformConfig, DEFAULT_MAX_RECORD_BYTES};

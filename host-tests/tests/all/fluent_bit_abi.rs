@@ -109,6 +109,86 @@ fn the_shipped_module_is_a_reactor_with_fluent_bits_exports() {
     assert!(!exports.contains(&"_start"), "a command, not a reactor");
 }
 
+/// The module's own `malloc` (WAMR copies every record and tag in through
+/// it): blocks 16-byte aligned (C's promise) and holding what is written,
+/// blocks freed by the host reused for its next copies (the record's
+/// copies never reach the general allocator in steady state), large blocks
+/// given back, and the host's copies of a run of records staying within
+/// the same few blocks.
+#[test]
+fn the_modules_malloc_aligns_keeps_and_reuses_the_hosts_copies() {
+    let module = LogModule::vector_transform().unwrap();
+    let mut host = LogTransform::fluent_bit(module, &[]).unwrap();
+    let sizes = [
+        0,
+        1,
+        7,
+        15,
+        16,
+        17,
+        75,
+        100,
+        1_000,
+        1_175,
+        4_096,
+        65_536,
+        65_537,
+        1 << 20,
+    ];
+    let mut live = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let ptr = host.module_malloc(*size).unwrap();
+        assert_ne!(ptr, 0, "malloc({size})");
+        assert_eq!(ptr % 16, 0, "malloc({size}) = {ptr}");
+        let fill = vec![i as u8 + 1; *size as usize];
+        host.write_memory(ptr, &fill).unwrap();
+        live.push((ptr, fill));
+    }
+    // No block overlaps another: each still holds what was written.
+    for (ptr, fill) in &live {
+        assert_eq!(&host.read_memory(*ptr, fill.len()).unwrap(), fill);
+    }
+    for (ptr, _) in live {
+        host.module_free(ptr).unwrap();
+    }
+    // A tag and a record copied, freed tag first (Fluent Bit's order), then
+    // the next record's copies, a few bytes longer or shorter: the same two
+    // blocks.
+    let copies = |host: &mut LogTransform, tag: u32, record: u32| {
+        let pair = (
+            host.module_malloc(tag).unwrap(),
+            host.module_malloc(record).unwrap(),
+        );
+        host.module_free(pair.0).unwrap();
+        host.module_free(pair.1).unwrap();
+        pair
+    };
+    let first = copies(&mut host, 75, 1_175);
+    for (tag, record) in [(76, 1_100), (74, 1_200), (75, 1_175), (80, 600)] {
+        assert_eq!(copies(&mut host, tag, record), first, "({tag}, {record})");
+    }
+    // A record larger than any before gets a larger block, which the next
+    // records then reuse.
+    let larger = copies(&mut host, 75, 3_000);
+    assert_eq!(larger.0, first.0);
+    assert_eq!(copies(&mut host, 75, 2_900), larger);
+    assert_eq!(copies(&mut host, 75, 1_175), larger);
+    // Records of every size the corpus has, through the real call
+    // sequence: memory stays where the first thousand left it.
+    let sizes = (0..3_000).map(|i| 400 + (i * 7_919) % 3_500);
+    let record = |size: usize| format!(r#"{{"log":"{}"}}"#, "a".repeat(size));
+    for size in sizes.clone().take(1_000) {
+        host.filter_log_as_fluent_bit(TAG, TIME, record(size).as_bytes())
+            .unwrap();
+    }
+    let settled = host.memory_bytes();
+    for size in sizes.skip(1_000) {
+        host.filter_log_as_fluent_bit(TAG, TIME, record(size).as_bytes())
+            .unwrap();
+    }
+    assert_eq!(host.memory_bytes(), settled);
+}
+
 /// Every record of every golden case through Fluent Bit's call sequence:
 /// the configuration file in the second of two accessible paths (the first
 /// has none), the result a non-empty C string that is byte for byte the
