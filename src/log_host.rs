@@ -167,7 +167,7 @@ pub struct LogTransform {
 }
 
 /// Fuel given to a metered instance: more than any run can spend.
-const FUEL: u64 = u64::MAX / 2;
+pub const FUEL: u64 = u64::MAX / 2;
 
 impl LogTransform {
     /// An instance with the default configuration (`{}`).
@@ -254,6 +254,17 @@ impl LogTransform {
     pub fn instructions(&self) -> Option<u64> {
         let left = self.store.get_fuel().ok()?;
         Some(FUEL.saturating_sub(left))
+    }
+
+    /// Lets the module run `budget` more instructions, then traps it
+    /// mid-call, as a host's limit would (WAMR's interpreter stack, a
+    /// deadline). Only for a module compiled with
+    /// [`Metering::Instructions`]; [`LogTransform::instructions`] counts
+    /// from the full budget again after `set_instruction_budget(FUEL)`.
+    pub fn set_instruction_budget(&mut self, budget: u64) -> Result<(), LogHostError> {
+        self.store
+            .set_fuel(budget)
+            .map_err(|e| LogHostError::Abi(format!("module is not metered: {e}")))
     }
 
     /// What the module wrote to stderr (instances made by

@@ -5,7 +5,7 @@
 //! `malloc` and `free` are the module's C allocator (`heap`), exported by
 //! build.rs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 
 use crate::config::{CompiledConfig, ConfigError};
 use crate::ndjson;
@@ -17,10 +17,6 @@ use crate::transform::{transform_unconfigured_into, transform_with_scratch};
 /// Output capacity kept between calls; a larger buffer (left by one huge
 /// record) is released at the start of the next call.
 const RETAINED_OUTPUT_BYTES: usize = 1 << 20;
-
-/// Returned if the state is somehow already borrowed (a reentrant call): a
-/// valid quarantined object, so the host still gets exactly one object.
-static BUSY: &[u8] = b"{\"starform_quarantine\":{\"reason\":\"config_invalid\",\"key\":null}}\0";
 
 enum Configuration {
     /// Neither `starform_configure` nor the first record has happened yet.
@@ -38,16 +34,36 @@ struct State {
     counts: Counts,
 }
 
+/// The state, and whether a call is inside the module.
+struct Module {
+    state: UnsafeCell<State>,
+    inside: Cell<bool>,
+}
+
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State {
-        configuration: Configuration::Pending,
-        output: Vec::new(),
-        scratch: Scratch::default(),
-        counts: Counts::default(),
-    });
+    static MODULE: Module = Module {
+        state: UnsafeCell::new(State {
+            configuration: Configuration::Pending,
+            output: Vec::new(),
+            scratch: Scratch::default(),
+            counts: Counts::default(),
+        }),
+        inside: Cell::new(false),
+    };
 }
 
 impl State {
+    /// After a call the host interrupted: the buffers it was writing start
+    /// afresh (a half-written key memo entry, a half-grown buffer); the
+    /// configuration and the counters stay.
+    fn recover(&mut self) {
+        self.output = Vec::new();
+        self.scratch = Scratch::default();
+        log(format_args!(
+            "the previous call did not return (the host trapped it: an interpreter stack smaller than the record needed, a time limit); buffers reset"
+        ));
+    }
+
     fn begin(&mut self) {
         self.output.clear();
         self.output.shrink_to(RETAINED_OUTPUT_BYTES);
@@ -125,10 +141,27 @@ fn log(message: std::fmt::Arguments<'_>) {
     );
 }
 
-fn with_state<R>(busy: R, f: impl FnOnce(&mut State) -> R) -> R {
-    STATE.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut state) => f(&mut state),
-        Err(_) => busy,
+/// Runs `f` on the state. A call that finds another one still inside is
+/// the next call after a trap: a host (WAMR, wasmtime) may stop the module
+/// mid-call (Fluent Bit then drops that record, logs the exception and goes
+/// on calling), which unwinds no Rust code. The state is then recovered,
+/// not refused: with a borrow left held forever, every later record would
+/// be quarantined.
+fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    MODULE.with(|module| {
+        // SAFETY: the only references to the state are the ones made here,
+        // and they end with `f`. The module is single-threaded and its
+        // imports (WASI) never call back into it, so a call finding
+        // `inside` set is not nested in another: the earlier call was
+        // trapped, and the host discarded its frames and the reference
+        // with them.
+        let state = unsafe { &mut *module.state.get() };
+        if module.inside.replace(true) {
+            state.recover();
+        }
+        let result = f(state);
+        module.inside.set(false);
+        result
     })
 }
 
@@ -159,7 +192,7 @@ pub unsafe extern "C" fn starform_filter_log(
 ) -> *const u8 {
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { bytes(record_ptr, record_len) };
-    with_state(BUSY.as_ptr(), |state| {
+    with_state(|state| {
         state.begin();
         let mut out = std::mem::take(&mut state.output);
         state.transform_one(input, &mut out);
@@ -179,7 +212,7 @@ pub unsafe extern "C" fn starform_filter_log(
 pub unsafe extern "C" fn starform_transform_batch(ptr: *const u8, len: u32) -> u32 {
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { bytes(ptr, len) };
-    with_state(0, |state| {
+    with_state(|state| {
         state.begin();
         let mut out = std::mem::take(&mut state.output);
         ndjson::for_each_line(input, &mut out, |record, out| {
@@ -200,7 +233,7 @@ pub unsafe extern "C" fn starform_transform_batch(ptr: *const u8, len: u32) -> u
 pub unsafe extern "C" fn starform_configure(ptr: *const u8, len: u32) -> u32 {
     // SAFETY: forwarded from this function's contract.
     let json = unsafe { bytes(ptr, len) };
-    with_state(1, |state| {
+    with_state(|state| {
         state.begin();
         match CompiledConfig::from_json(json) {
             Ok(config) => {
@@ -237,14 +270,14 @@ pub extern "C" fn _initialize() {
 /// Start of the output of the last call.
 #[no_mangle]
 pub extern "C" fn starform_output_ptr() -> *const u8 {
-    with_state(BUSY.as_ptr(), |state| state.output.as_ptr())
+    with_state(|state| state.output.as_ptr())
 }
 
 /// Length of the output of the last call (without the NUL that
 /// `starform_filter_log` appends).
 #[no_mangle]
 pub extern "C" fn starform_output_len() -> u32 {
-    with_state(0, |state| output_len(state))
+    with_state(|state| output_len(state))
 }
 
 fn output_len(state: &State) -> u32 {
@@ -262,7 +295,7 @@ fn output_len(state: &State) -> u32 {
 /// output buffer and returns its start.
 #[no_mangle]
 pub extern "C" fn starform_counts() -> *const u8 {
-    with_state(BUSY.as_ptr(), |state| {
+    with_state(|state| {
         state.begin();
         for word in state.counts.to_words() {
             state.output.extend_from_slice(&word.to_le_bytes());

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use starform_vector_transform::{ndjson, transform, CompiledConfig};
-use starform_wasm::log_host::{LogHostError, LogModule, LogTransform};
+use starform_wasm::log_host::{LogHostError, LogModule, LogTransform, Metering, FUEL};
 
 use crate::support::transform::cases;
 use crate::support::TempDir;
@@ -187,6 +187,76 @@ fn the_modules_malloc_aligns_keeps_and_reuses_the_hosts_copies() {
             .unwrap();
     }
     assert_eq!(host.memory_bytes(), settled);
+}
+
+/// A host may stop the module mid-call (WAMR: `wasm operand stack
+/// overflow` when `Wasm_Stack_Size` is smaller than a record needs; Fluent
+/// Bit drops that record, logs the exception and goes on calling). Nothing
+/// in the module unwinds then, and the next call must still transform its
+/// record: not refuse it, not quarantine it, and not have lost the
+/// configuration. Interrupted here by running out of instructions, at
+/// several points of one call (in the host's copies, in the scan, in the
+/// general path's parser).
+#[test]
+fn a_call_the_host_interrupted_does_not_break_the_next() {
+    let dir = TempDir::new("fb-abi-trap").unwrap();
+    std::fs::write(
+        dir.path().join("log-transform.json"),
+        br#"{"key_aliases":{"team":"starform.io/project"}}"#,
+    )
+    .unwrap();
+    let module = LogModule::compile_with(
+        starform_wasm::modules::VECTOR_TRANSFORM,
+        Metering::Instructions,
+    )
+    .unwrap();
+    let mut host = LogTransform::fluent_bit(&module, &[dir.path()]).unwrap();
+    let labelled = |extra: &str| {
+        format!(
+            r#"{{"log":"x{extra}","kubernetes":{{"namespace_name":"acme-prod","labels":{{"team":"acme","starform.io/environment":"prod","starform.io/service":"web"}}}}}}"#
+        )
+    };
+    let project = |out: &[u8]| {
+        let value: Value = serde_json::from_slice(out).unwrap();
+        value
+            .get("project")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let first = host
+        .filter_log_as_fluent_bit(TAG, TIME, labelled("").as_bytes())
+        .unwrap();
+    assert_eq!(project(&first).as_deref(), Some("acme"));
+    // Deep and escaped (`\u00e9` takes the general path): many calls deep.
+    let deep = format!(
+        r#"{{"log":"caf\u00e9","deep":{}1{},"kubernetes":{{"labels":{{"team":"acme"}}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    for budget in [50, 500, 2_000, 5_000, 20_000, 60_000] {
+        host.set_instruction_budget(budget).unwrap();
+        let interrupted = host.filter_log_as_fluent_bit(TAG, TIME, deep.as_bytes());
+        assert!(interrupted.is_err(), "budget {budget}: not interrupted");
+        host.set_instruction_budget(FUEL).unwrap();
+        for extra in ["", " and more"] {
+            let out = host
+                .filter_log_as_fluent_bit(TAG, TIME, labelled(extra).as_bytes())
+                .unwrap();
+            assert_eq!(
+                project(&out).as_deref(),
+                Some("acme"),
+                "after an interruption at {budget}: {}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+    assert!(
+        host.stderr()
+            .unwrap()
+            .contains("the previous call did not return"),
+        "{}",
+        host.stderr().unwrap()
+    );
 }
 
 /// Every record of every golden case through Fluent Bit's call sequence:
