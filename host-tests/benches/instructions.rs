@@ -28,7 +28,7 @@ const RECORDS: usize = 1_200;
 /// Mean wasm instructions per record the module is meant to reach.
 const TARGET: u64 = 12_000;
 /// Mean wasm instructions per record the module may not exceed: its cost
-/// today (11,642 on this corpus) plus 3 %.
+/// today (11,640 on this corpus) plus 3 %.
 const CEILING: u64 = 11_990;
 const TAG: &[u8] = b"kube.var.log.containers.web-7d4b9c-x2x_acme-prod_app-0123456789abcdef.log";
 
