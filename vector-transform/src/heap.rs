@@ -51,7 +51,8 @@ const SPARES: usize = 2;
 /// record-sized spare is not spent on a small allocation.
 const SPARE_FIT: usize = 16;
 
-/// The smallest capacity handed out.
+/// The smallest step capacities are rounded up by (a block of 1 to 64
+/// bytes holds 64).
 const MIN_CAPACITY: usize = 64;
 
 /// errno values of WASI (wasi-libc's `errno.h`).
