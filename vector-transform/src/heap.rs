@@ -5,8 +5,8 @@
 //!
 //! Why not wasi-libc's own: WAMR runs the exported `malloc`/`free` in its
 //! interpreter for each copy, four calls per record, and dlmalloc's path
-//! for a block of a record's size was about 600 of the instructions a
-//! record cost. Here a freed block of up to [`SPARE_MAX`] bytes is kept as
+//! for a block of a record's size costs about 600 instructions per record
+//! there. Here a freed block of up to [`SPARE_MAX`] bytes is kept as
 //! a spare, and the next request it fits takes it back in a few dozen
 //! instructions: the host frees the copies of one record and asks for the
 //! next record's moments later, so in steady state it never reaches
