@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use starform_host_tests::transform_corpus::{Corpus, CONFIG};
+use starform_host_tests::transform_corpus::{Corpus, Record, CONFIG};
 use starform_wasm::log_host::{LogModule, LogTransform, Metering};
 
 const SEED: u64 = 5;
@@ -130,7 +130,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         "CEILING instructions per record <= {CEILING}: {} ({mean})",
         if within { "held" } else { "EXCEEDED" }
     );
-    parts(&mut host)?;
+    parts(&mut host, &records)?;
     Ok(within)
 }
 
@@ -150,7 +150,7 @@ fn warm_cost(host: &mut LogTransform, record: &str) -> Result<u64, Box<dyn std::
 
 /// What the parts of a record cost, each from two single records that
 /// differ in that part only (the figures docs/performance.md quotes).
-fn parts(host: &mut LogTransform) -> Result<(), Box<dyn std::error::Error>> {
+fn parts(host: &mut LogTransform, records: &[Record]) -> Result<(), Box<dyn std::error::Error>> {
     let log = |content: &str| format!(r#"{{"log":"{content}"}}"#);
     let members = |n: usize| {
         let list: Vec<String> = (0..n)
@@ -181,11 +181,30 @@ fn parts(host: &mut LogTransform) -> Result<(), Box<dyn std::error::Error>> {
         warm_cost(host, &labels(""))?,
         warm_cost(host, &labels("-x"))?,
     );
+    // The host's copies alone (tag and record, each with its NUL), at the
+    // corpus's record sizes, freed tag first as Fluent Bit does.
+    let copies = |host: &mut LogTransform| -> Result<u64, Box<dyn std::error::Error>> {
+        let before = host.instructions().ok_or("module is not metered")?;
+        for record in records {
+            let tag = host.module_malloc(TAG.len() as u32 + 1)?;
+            let line = host.module_malloc(record.line.len() as u32 + 1)?;
+            host.module_free(tag)?;
+            host.module_free(line)?;
+        }
+        Ok(host.instructions().ok_or("module is not metered")? - before)
+    };
+    copies(host)?;
+    let calls = copies(host)?;
     let per = |a: u64, b: u64, n: u64| (a as f64 - b as f64) / n as f64;
     println!("single records (instructions)");
     println!(
         "{:<64} {:>9}",
         "the call around `{}` (malloc x2, the export, free x2)", empty
+    );
+    println!(
+        "{:<64} {:>9.0}",
+        "the host's copies alone (malloc x2, free x2), the corpus's sizes",
+        per(calls, 0, records.len() as u64)
     );
     println!(
         "{:<64} {:>9.2}",

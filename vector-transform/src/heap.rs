@@ -4,13 +4,13 @@
 //! copies every record and its tag in through them.
 //!
 //! Why not wasi-libc's own: WAMR runs the exported `malloc`/`free` in its
-//! interpreter for each copy, four calls per record, and dlmalloc's path
-//! for a block of a record's size costs about 600 instructions per record
-//! there. Here a freed block of up to [`SPARE_MAX`] bytes is kept as
-//! a spare, and the next request it fits takes it back in a few dozen
-//! instructions: the host frees the copies of one record and asks for the
-//! next record's moments later, so in steady state it never reaches
-//! dlmalloc. Everything else is dlmalloc (the `dlmalloc` crate, the same
+//! interpreter, four calls per record, and dlmalloc's path for a record's
+//! copies costs about 400 instructions per record there. Here a freed
+//! block of up to [`SPARE_MAX`] bytes is kept as a spare, and the next
+//! request it fits takes it back: the host frees the copies of one record
+//! and asks for the next record's moments later, so in steady state they
+//! never reach dlmalloc, and the four calls cost about 210 instructions
+//! (the instructions bench prints it). Everything else is dlmalloc (the `dlmalloc` crate, the same
 //! algorithm wasi-libc ships; memory grows with `memory.grow`).
 //!
 //! Defining every symbol of wasi-libc's `dlmalloc.o` keeps the linker from
