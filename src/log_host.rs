@@ -291,7 +291,7 @@ impl LogTransform {
         let record_ptr = match self.dup_data(record) {
             Ok(ptr) => ptr,
             Err(e) => {
-                self.free(tag_ptr)?;
+                self.module_free(tag_ptr)?;
                 return Err(e);
             }
         };
@@ -313,8 +313,8 @@ impl LogTransform {
                 })?;
             self.read_c_string(ptr)
         })();
-        self.free(tag_ptr)?;
-        self.free(record_ptr)?;
+        self.module_free(tag_ptr)?;
+        self.module_free(record_ptr)?;
         out
     }
 
@@ -328,11 +328,6 @@ impl LogTransform {
                 export: "malloc",
                 error,
             })
-    }
-
-    /// The module's exported `free`.
-    pub fn module_free(&mut self, ptr: u32) -> Result<(), LogHostError> {
-        self.free(ptr)
     }
 
     /// Writes `bytes` into module memory at `at`.
@@ -358,14 +353,7 @@ impl LogTransform {
         let size = len32(input)?
             .checked_add(1)
             .ok_or_else(|| LogHostError::Abi("input too large".into()))?;
-        let ptr = self
-            .exports
-            .malloc
-            .call(&mut self.store, size)
-            .map_err(|error| LogHostError::Call {
-                export: "malloc",
-                error,
-            })?;
+        let ptr = self.module_malloc(size)?;
         if ptr == 0 {
             return Err(LogHostError::Abi(format!("malloc({size}) returned null")));
         }
@@ -389,7 +377,8 @@ impl LogTransform {
             .map_err(|error| LogHostError::Call { export, error })
     }
 
-    fn free(&mut self, ptr: u32) -> Result<(), LogHostError> {
+    /// The module's exported `free`.
+    pub fn module_free(&mut self, ptr: u32) -> Result<(), LogHostError> {
         self.exports
             .free
             .call(&mut self.store, ptr)
@@ -475,7 +464,7 @@ impl LogTransform {
         let ptr = self.dup_data(input)?;
         let result =
             call(&mut self.store, ptr, len).map_err(|error| LogHostError::Call { export, error });
-        self.free(ptr)?;
+        self.module_free(ptr)?;
         result
     }
 
